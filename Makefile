@@ -1,0 +1,54 @@
+# Two commands set everything up: `make book` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NB     ?=
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help install book test notebooks lab chromium check-site clean
+
+help:
+	@echo "make book        build the HTML book into _build/html (creates .venv and installs on first use)"
+	@echo "make test        unit tests + nbval over every notebook in book/"
+	@echo "make lab         open the notebooks in JupyterLab"
+	@echo "make notebooks   re-execute the notebooks in place with widget state (NB=book/xx.ipynb for one)"
+	@echo "make check-site  open every built page in headless Chromium and check it (SCREENSHOTS=dir to save PNGs)"
+
+# The virtual environment, with the exact versions of requirements.txt and the package in editable mode.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# MathJax 3, RequireJS and the widget manager, so the built pages render with no network.
+_vendor/VERSIONS.json: tools/vendor_assets.py
+	$(PY) tools/vendor_assets.py _vendor
+
+book: $(STAMP) _vendor/VERSIONS.json
+	$(VENV)/bin/jupyter-book build . --builder html --all -W -n --keep-going
+	@echo "The book's front page: $(abspath _build/html/index.html)"
+
+test: $(STAMP)
+	$(PY) -m pytest --nbval-lax --nbval-current-env
+
+notebooks: $(STAMP)
+	$(PY) tools/execute_notebooks.py $(NB)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab book/
+
+# Debian's Chromium and ChromeDriver, installed when missing.
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+check-site: book chromium
+	$(PY) tools/check_site.py _build/html $(if $(SCREENSHOTS),--screenshots $(SCREENSHOTS))
+
+clean:
+	rm -rf _build

@@ -1,0 +1,81 @@
+"""Temporal IoU, R@1 at IoU thresholds and mIoU (chapter 1, "The task").
+
+A moment is a segment ``[start, end]`` of a video, normalised by the video's duration so that
+``0 <= start <= end <= 1``. The model predicts one segment per (video, sentence) query, and the
+benchmark compares it with the annotated segment by their temporal intersection over union
+
+    IoU(p, g) = (min(e_p, e_g) - max(s_p, s_g) + 1e-10) / (max(e_p, e_g) - min(s_p, s_g) + 1e-10),
+
+clamped at 0 when the segments do not overlap. This is exactly the formula of the authors' code
+(spec section 5); the ``1e-10`` makes two identical zero-length segments score 1 and two touching
+segments score a tiny positive number. The reported numbers are
+
+    R@1, IoU=theta = (1/Q) * #{q : IoU_q >= theta},   theta in {0.1, 0.3, 0.5, 0.7, 0.9},
+    mIoU          = (1/Q) * sum_q IoU_q,
+
+averaged over all Q test queries. Functions return fractions in [0, 1]; papers print percentages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-10
+"""The constant the authors' IoU adds to numerator and denominator."""
+
+IOU_THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)
+"""The IoU thresholds theta of R@1, IoU=theta reported in the book (the paper uses a subset)."""
+
+
+def as_segments(segments, name: str = "segments") -> np.ndarray:
+    """Check and convert ``segments`` to a float64 array of shape ``[Q, 2]``.
+
+    A single segment ``[s, e]`` becomes shape ``[1, 2]``. Raises ``ValueError`` naming the first
+    offending index for a wrong shape, a non-finite value, a value outside ``[0, 1]`` or
+    ``start > end``.
+    """
+    array = np.asarray(segments, dtype=np.float64)
+    if array.ndim == 1 and array.shape[0] == 2:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"{name} must have shape [Q, 2] (start, end); got shape {array.shape}")
+    checks = (
+        (~np.isfinite(array).all(axis=1), "is not finite"),
+        (((array < 0.0) | (array > 1.0)).any(axis=1), "lies outside [0, 1]"),
+        (array[:, 0] > array[:, 1], "has start > end"),
+    )
+    for bad, what in checks:
+        if bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{name}[{index}] = {array[index].tolist()} {what} "
+                f"({int(bad.sum())} such segment(s) in all); segments are normalised [start, end]"
+            )
+    return array
+
+
+def temporal_iou(predicted, ground_truth) -> np.ndarray:
+    """Element-wise temporal IoU of two aligned sets of segments, shape ``[Q]`` (spec section 5)."""
+    pred = as_segments(predicted, "predicted")
+    gt = as_segments(ground_truth, "ground_truth")
+    if pred.shape != gt.shape:
+        raise ValueError(f"predicted has {len(pred)} segments but ground_truth has {len(gt)}")
+    intersection = np.minimum(pred[:, 1], gt[:, 1]) - np.maximum(pred[:, 0], gt[:, 0])
+    union = np.maximum(pred[:, 1], gt[:, 1]) - np.minimum(pred[:, 0], gt[:, 0])
+    return np.maximum((intersection + EPS) / (union + EPS), 0.0)
+
+
+def recall_at_iou(ious, thresholds=IOU_THRESHOLDS) -> dict[float, float]:
+    """R@1 at each IoU threshold: the fraction of queries whose IoU is at least the threshold."""
+    ious = np.asarray(ious, dtype=np.float64).reshape(-1)
+    if ious.size == 0:
+        raise ValueError("recall_at_iou needs at least one query")
+    return {float(t): float(np.mean(ious >= t)) for t in thresholds}
+
+
+def localization_metrics(predicted, ground_truth, thresholds=IOU_THRESHOLDS) -> dict[str, float]:
+    """The benchmark's table row: ``{"R@0.1": ..., ..., "R@0.9": ..., "mIoU": ...}`` as fractions."""
+    ious = temporal_iou(predicted, ground_truth)
+    row = {f"R@{t:g}": value for t, value in recall_at_iou(ious, thresholds).items()}
+    row["mIoU"] = float(ious.mean())
+    return row
