@@ -1,0 +1,1 @@
+"""Data layer: annotations, features, text, batching, simulator, downloads (chapter 2)."""

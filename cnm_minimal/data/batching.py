@@ -1,0 +1,118 @@
+"""From annotations and features to the tensors the model takes (chapter 2).
+
+:class:`MomentDataset` pairs each query with its video's clip features (resampled to N clips) and its
+sentence as word ids and masking weights; :class:`Collate` stacks samples into a :class:`Batch`:
+
+* ``frames``   ``[B, N, D]``  clip features (every video has exactly N clips: no frame padding);
+* ``words``    ``[B, L+1, Dw]`` word vectors; slot 0 is reserved for the start token (zeros here, the
+  model writes its learned start vector there), slots ``1..l`` hold the sentence, the rest are zeros;
+* ``word_ids`` ``[B, L]`` the targets ``w_1..w_l`` (0 = padding), ``lengths`` ``[B]`` the l's;
+* ``weights``  ``[B, L]`` masking weights (2 content, 1 function word, 0 padding);
+* ``moments``  ``[B, 2]`` normalised ground truth (used only for evaluation), ``durations``, ``index``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from cnm_minimal.data.annotations import AnnotationReport, Query
+from cnm_minimal.data.features import FeatureStore
+from cnm_minimal.data.text import Vocabulary, masking_weights, tokenize
+
+
+@dataclass
+class Batch:
+    frames: torch.Tensor
+    words: torch.Tensor
+    word_ids: torch.Tensor
+    lengths: torch.Tensor
+    weights: torch.Tensor
+    moments: torch.Tensor
+    durations: torch.Tensor
+    index: torch.Tensor
+
+    def to(self, device, non_blocking: bool = False) -> "Batch":
+        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)})
+
+    def __len__(self) -> int:
+        return self.frames.shape[0]
+
+
+@dataclass(frozen=True)
+class Sample:
+    frames: np.ndarray       # [N, D] float32
+    word_ids: np.ndarray     # [l] int64
+    weights: np.ndarray      # [l] float32
+    moment: tuple[float, float]
+    duration: float
+    index: int
+
+
+class MomentDataset(torch.utils.data.Dataset):
+    """Queries with their features and encoded sentences; checks everything once, at construction.
+
+    Queries whose words are all out of the vocabulary cannot be reconstructed: they are dropped, counted
+    and listed in ``report`` (``report.dropped`` holds ``(file:line, reason)``).
+    """
+
+    def __init__(self, queries: Sequence[Query], features: FeatureStore, vocabulary: Vocabulary,
+                 feature_dim: int, num_clips: int = 200, max_words: int = 20, cache_features: bool = False):
+        self.features, self.num_clips, self.cache_features = features, num_clips, cache_features
+        features.check((q.vid for q in queries), feature_dim)
+        self.report = AnnotationReport()
+        self.queries, self._ids, self._weights = [], [], []
+        for q in queries:
+            ids, kept = vocabulary.encode(tokenize(q.sentence))
+            if not ids:
+                self.report.dropped.append((q.where, f"no word of {q.sentence!r} is in the vocabulary"))
+                continue
+            self.queries.append(q)
+            self._ids.append(np.array(ids[:max_words], dtype=np.int64))
+            self._weights.append(masking_weights(kept[:max_words]))
+        self.report.kept = len(self.queries)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def clips(self, vid: str) -> np.ndarray:
+        """The video's ``[num_clips, D]`` features (kept in memory if ``cache_features``)."""
+        if vid in self._cache:
+            return self._cache[vid]
+        clips = self.features.load(vid, self.num_clips)
+        if self.cache_features:
+            self._cache[vid] = clips
+        return clips
+
+    def __getitem__(self, index: int) -> Sample:
+        q = self.queries[index]
+        return Sample(self.clips(q.vid), self._ids[index], self._weights[index], q.moment, q.duration, index)
+
+
+class Collate:
+    """Stack samples into a :class:`Batch`; word vectors are looked up for the whole batch at once."""
+
+    def __init__(self, embeddings: np.ndarray | torch.Tensor):
+        self.embeddings = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
+        if self.embeddings.ndim != 2 or not torch.all(self.embeddings[0] == 0):
+            raise ValueError("embeddings must be [V, Dw] with row 0 (padding) all zeros")
+
+    def __call__(self, samples: Sequence[Sample]) -> Batch:
+        word_ids = pad_sequence([torch.from_numpy(s.word_ids) for s in samples], batch_first=True)
+        weights = pad_sequence([torch.from_numpy(s.weights) for s in samples], batch_first=True)
+        words = torch.nn.functional.pad(self.embeddings[word_ids], (0, 0, 1, 0))   # slot 0: start token
+        return Batch(
+            frames=torch.from_numpy(np.stack([s.frames for s in samples])),
+            words=words,
+            word_ids=word_ids,
+            lengths=torch.tensor([len(s.word_ids) for s in samples]),
+            weights=weights,
+            moments=torch.tensor([s.moment for s in samples], dtype=torch.float32),
+            durations=torch.tensor([s.duration for s in samples], dtype=torch.float32),
+            index=torch.tensor([s.index for s in samples]),
+        )

@@ -1,0 +1,66 @@
+"""Where the files of a data set live, and loading one split of it (chapter 2).
+
+The real Charades-STA and the simulator's output differ only in file names; both are described by a
+:class:`DatasetFiles`, and :func:`load_split` turns one split into a :class:`MomentDataset` with the
+same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnm_minimal.data.annotations import (
+    CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_cnm_json, read_durations,
+)
+from cnm_minimal.data.batching import MomentDataset
+from cnm_minimal.data.features import FeatureStore
+from cnm_minimal.data.text import Vocabulary, embedding_matrix, read_word_vectors
+
+
+@dataclass(frozen=True)
+class DatasetFiles:
+    """Paths of one data set: an annotation file per split, durations, features and word vectors."""
+
+    annotations: dict[str, Path]
+    durations: tuple[Path, ...]
+    features: Path
+    word_vectors: Path
+    feature_layout: str = "flat"
+    policy: AnnotationPolicy = field(default=CNM_POLICY)
+
+    @classmethod
+    def simulated(cls, root) -> "DatasetFiles":
+        """The simulator's layout (``python -m cnm_minimal.data.simulate``), e.g. ``data_samples/charades-sta-sim``."""
+        root = Path(root)
+        splits = {p.stem.removeprefix("charades_sta_"): p for p in sorted(root.glob("charades_sta_*.txt"))}
+        return cls(splits, (root / "durations.csv",), root / "features.hdf5", root / "word_vectors.txt")
+
+    @classmethod
+    def charades_sta(cls, root, features="i3d_features.hdf5", word_vectors="glove.6B.300d.txt") -> "DatasetFiles":
+        """The real files, as ``python -m cnm_minimal.data.download`` and the manual steps place them."""
+        root = Path(root)
+        return cls({split: root / f"charades_sta_{split}.txt" for split in ("train", "test")},
+                   (root / "Charades_v1_train.csv", root / "Charades_v1_test.csv"),
+                   root / features, root / word_vectors)
+
+    def queries(self, split: str) -> tuple[list[Query], AnnotationReport]:
+        if split not in self.annotations:
+            raise KeyError(f"no split {split!r}; this data set has {sorted(self.annotations)}")
+        path = self.annotations[split]
+        if path.suffix == ".json":
+            return read_cnm_json(path, self.policy)
+        return read_charades_sta(path, read_durations(*self.durations), self.policy)
+
+
+def load_split(files: DatasetFiles, split: str, vocabulary: Vocabulary, num_clips: int,
+               feature_dim: int, max_words: int = 20, cache_features: bool = False) -> MomentDataset:
+    """One split as a :class:`MomentDataset`; the vocabulary is built by the caller (from training sentences)."""
+    queries, _ = files.queries(split)
+    store = FeatureStore(files.features, layout=files.feature_layout)
+    return MomentDataset(queries, store, vocabulary, feature_dim, num_clips, max_words, cache_features)
+
+
+def embeddings_for(files: DatasetFiles, vocabulary: Vocabulary):
+    """The ``[K + 1, Dw]`` word-vector matrix of ``vocabulary`` from the data set's vector file."""
+    return embedding_matrix(vocabulary, read_word_vectors(files.word_vectors), str(files.word_vectors))

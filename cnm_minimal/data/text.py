@@ -1,0 +1,152 @@
+"""Sentences as word ids, word vectors and masking weights (chapter 2).
+
+The authors tokenise with NLTK (``word_tokenize`` + ``pos_tag``), whose models cannot be downloaded by
+the book's builds. We replace both by documented rules and measure how close they come (chapter 2
+compares our token counts with the counter stored in CNM's vocabulary file):
+
+* :func:`tokenize` lower-cases and splits like NLTK's Treebank tokenizer on this kind of text: words
+  (with inner hyphens, slashes and dots kept, as in ``walk-in``, ``he/she``, ``door.the``), the clitics
+  ``n't 's 're 've 'll 'm 'd`` as tokens of their own, and every other punctuation mark as a token, so
+  the full stop ``.`` is a word, as in the official vocabulary.
+* :class:`Vocabulary` keeps the K most common tokens, ids 1..K in frequency order (0 is padding);
+  tokens outside it are dropped, as the authors do.
+* :func:`masking_weights` gives 2 to content words and 1 to function words. NLTK's tagger gave 2 to
+  nouns, verbs, adjectives and adverbs (tags containing NN, VB, JJ, RB); we ship the closed-class
+  words instead (``function_words.txt``: determiners, pronouns, prepositions, conjunctions, particles,
+  numerals, punctuation). Auxiliary verbs such as ``is`` stay content words, as the tagger made them.
+* :func:`load_word_vectors` reads GloVe's text format or an ``.npz`` (never a pickle), of any dimension.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+_CLITICS = re.compile(r"(n't|'(?:s|re|ve|ll|m|d))\b")
+_TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|m|d)\b|[a-z0-9]+(?:[-/.][a-z0-9]+)*|[^\sa-z0-9]")
+
+
+def tokenize(sentence: str) -> list[str]:
+    """Lower-cased tokens of ``sentence``: words, clitics and punctuation marks (see the module docstring)."""
+    text = _CLITICS.sub(r" \1", sentence.lower())
+    return _TOKEN.findall(text)
+
+
+def load_function_words() -> frozenset[str]:
+    """The shipped closed-class word list (one word per line, ``#`` starts a comment)."""
+    text = resources.files("cnm_minimal.data").joinpath("function_words.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in text.splitlines() if (w := line.split("#", 1)[0].strip()))
+
+
+FUNCTION_WORDS = load_function_words()
+
+
+def masking_weights(tokens: Iterable[str]) -> np.ndarray:
+    """2.0 for content words, 1.0 for function words; softmax of these picks the words to mask (spec §1)."""
+    return np.array([1.0 if t in FUNCTION_WORDS or not any(c.isalpha() for c in t) else 2.0 for t in tokens],
+                    dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The K kept words; ``ids[word]`` is in 1..K (frequency order), 0 is padding."""
+
+    words: tuple[str, ...]          # words[i - 1] has id i
+
+    @classmethod
+    def from_counts(cls, counts: Counter | dict[str, int], size: int) -> "Vocabulary":
+        """Keep the ``size`` most common words (ties keep the counter's insertion order, as Counter does)."""
+        if size < 1:
+            raise ValueError(f"vocabulary size must be at least 1, got {size}")
+        return cls(tuple(word for word, _ in Counter(counts).most_common(size)))
+
+    @classmethod
+    def from_sentences(cls, sentences: Iterable[str], size: int) -> "Vocabulary":
+        return cls.from_counts(Counter(t for s in sentences for t in tokenize(s)), size)
+
+    @property
+    def ids(self) -> dict[str, int]:
+        return {word: i for i, word in enumerate(self.words, start=1)}
+
+    def __len__(self) -> int:
+        """Number of output classes V = K + 1 (the padding id 0 included)."""
+        return len(self.words) + 1
+
+    def encode(self, tokens: Iterable[str]) -> tuple[list[int], list[str]]:
+        """Ids of the in-vocabulary tokens, and the kept tokens themselves; others are dropped."""
+        ids = self.ids
+        kept = [t for t in tokens if t in ids]
+        return [ids[t] for t in kept], kept
+
+
+def read_counts_tsv(path) -> Counter:
+    """Word counts from a ``word<TAB>id<TAB>count`` file with a header (as CNM's counter is stored)."""
+    counts: Counter = Counter()
+    with open(path, encoding="utf-8") as handle:
+        next(handle)
+        for number, line in enumerate(handle, start=2):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 3 or not fields[2].isdigit():
+                raise ValueError(f"{path}:{number}: expected word<TAB>id<TAB>count, got {line.rstrip()!r}")
+            if int(fields[2]) > 0:
+                counts[fields[0]] = int(fields[2])
+    return counts
+
+
+class WordVectorError(ValueError):
+    """A word-vector file that cannot be used; the message names the file and line."""
+
+
+def read_word_vectors(path) -> dict[str, np.ndarray]:
+    """All vectors of a GloVe text file (``word v1 ... vD`` per line) or an ``.npz`` with ``words``/``vectors``."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            if not {"words", "vectors"} <= set(archive.files):
+                raise WordVectorError(f"{path}: an .npz of word vectors needs arrays 'words' and 'vectors'")
+            words, vectors = archive["words"], archive["vectors"].astype(np.float32)
+        if vectors.ndim != 2 or len(words) != len(vectors):
+            raise WordVectorError(f"{path}: {len(words)} words but vectors of shape {vectors.shape}")
+        return {str(w): v for w, v in zip(words, vectors)}
+    table, dim = {}, None
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.rstrip("\n").split(" ")
+            if dim is None:
+                dim = len(fields) - 1
+            if len(fields) - 1 != dim or dim < 1:
+                raise WordVectorError(f"{path}:{number}: {len(fields) - 1} numbers, but the first line has {dim}")
+            try:
+                table[fields[0]] = np.array(fields[1:], dtype=np.float32)
+            except ValueError:
+                raise WordVectorError(f"{path}:{number}: a value of word {fields[0]!r} is not a number") from None
+    return table
+
+
+def embedding_matrix(vocabulary: Vocabulary, table: dict[str, np.ndarray], source: str = "word vectors") -> np.ndarray:
+    """``[K + 1, D]`` float32: row ``i`` is the vector of the word with id ``i``; row 0 (padding) is zero."""
+    missing = [w for w in vocabulary.words if w not in table]
+    if missing:
+        raise WordVectorError(f"{source}: no vector for {len(missing)} vocabulary word(s): {missing[:20]}")
+    dim = len(next(iter(table.values())))
+    matrix = np.zeros((len(vocabulary), dim), dtype=np.float32)
+    for i, word in enumerate(vocabulary.words, start=1):
+        matrix[i] = table[word]
+    return matrix
+
+
+def write_word_vectors(path, words: Iterable[str], vectors: np.ndarray) -> None:
+    """Write GloVe's text format (shortest round-trip float32 repr), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for word, vector in zip(words, np.asarray(vectors, dtype=np.float32)):
+            handle.write(word + " " + " ".join(str(x) for x in vector) + "\n")   # str(np.float32): round-trip
+    tmp.replace(path)

@@ -1,0 +1,104 @@
+"""HDF5 feature store and CNM's resampling (cnm_minimal/data/features.py)."""
+
+import os
+import pickle
+
+import h5py
+import numpy as np
+import pytest
+
+from cnm_minimal.data.features import FeatureError, FeatureStore, resample_clips, write_features
+
+
+def reference_resample(features, n):
+    """Spec section 1, written as plainly as possible: one clip at a time."""
+    t = len(features)
+    bounds = [min(int(round(j * t / n)), t - 1) for j in range(n + 1)]
+    rows = []
+    for j in range(n):
+        a, b = bounds[j], bounds[j + 1]
+        rows.append(features[a:b].mean(axis=0) if a < b else features[a])
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("length, clips", [(300, 200), (200, 200), (37, 200), (1, 8), (450, 50), (7, 3)])
+def test_resample_matches_the_spec_loop(length, clips):
+    features = np.random.default_rng(length).standard_normal((length, 6)).astype(np.float32)
+    out = resample_clips(features, clips)
+    assert out.shape == (clips, 6) and out.dtype == np.float32
+    np.testing.assert_allclose(out, reference_resample(features, clips), rtol=1e-5, atol=1e-6)
+
+
+def test_resample_never_averages_in_the_last_row_when_clipped():
+    features = np.zeros((10, 1), dtype=np.float32)
+    features[-1] = 1000.0
+    assert resample_clips(features, 5).max() == 0.0
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "f.hdf5"
+    write_features(path, {"AAA01": rng.standard_normal((12, 4)), "BBB02": rng.standard_normal((30, 4))})
+    return path
+
+
+def test_store_reads_resamples_and_checks(store_path):
+    store = FeatureStore(store_path)
+    assert store.load("AAA01").shape == (12, 4)
+    assert store.load("BBB02", num_clips=8).shape == (8, 4)
+    store.check(["AAA01", "BBB02"], dim=4)
+    with pytest.raises(FeatureError, match=r"2 of 3 annotated videos have no features: CCC03, DDD04"):
+        store.check(["AAA01", "CCC03", "DDD04"], dim=4)
+    with pytest.raises(FeatureError, match=r"expected \[T >= 1, 8\] features, but: AAA01 \[12, 4\], BBB02 \[30, 4\]"):
+        store.check(["AAA01", "BBB02"], dim=8)
+
+
+def test_store_opens_the_file_once_per_process(store_path):
+    store = FeatureStore(store_path)
+    handle = store._open()
+    store.load("AAA01"); store.load("BBB02")
+    assert store._open() is handle
+    clone = pickle.loads(pickle.dumps(store))          # what a DataLoader worker receives
+    assert clone._file is None and clone.load("AAA01").shape == (12, 4)
+    store._pid = os.getpid() + 1                        # as if we were a forked child
+    assert store._open() is not handle
+
+
+def test_nan_and_inf_are_rejected_with_the_video_id(tmp_path):
+    bad = np.ones((5, 3))
+    bad[2, 1] = np.nan
+    bad[4, 0] = np.inf
+    write_features(tmp_path / "f.hdf5", {"AAA01": bad})
+    with pytest.raises(FeatureError, match=r"video AAA01 has NaN or infinite values in 2 row"):
+        FeatureStore(tmp_path / "f.hdf5").load("AAA01")
+
+
+def test_missing_truncated_and_non_hdf5_files(store_path, tmp_path):
+    with pytest.raises(FeatureError, match="feature file not found"):
+        FeatureStore(tmp_path / "absent.hdf5")
+    truncated = tmp_path / "truncated.hdf5"
+    truncated.write_bytes(store_path.read_bytes()[:1500])
+    with pytest.raises(FeatureError, match=r"truncated\.hdf5.*(truncated or corrupt|cannot read video)"):
+        FeatureStore(truncated).load("BBB02")
+    text = tmp_path / "text.hdf5"
+    text.write_text("not hdf5")
+    with pytest.raises(FeatureError, match="not a readable HDF5 file"):
+        FeatureStore(text)
+
+
+def test_activitynet_c3d_layout(tmp_path):
+    write_features(tmp_path / "c3d.hdf5", {"v_abc": np.ones((9, 5))}, layout="c3d")
+    with h5py.File(tmp_path / "c3d.hdf5") as handle:
+        assert handle["v_abc"]["c3d_features"].shape == (9, 5)
+    store = FeatureStore(tmp_path / "c3d.hdf5", layout="c3d")
+    assert store.load("v_abc", 4).shape == (4, 5)
+    with pytest.raises(FeatureError, match="is a group, not a"):
+        FeatureStore(tmp_path / "c3d.hdf5", layout="flat").check(["v_abc"], 5)
+
+
+def test_write_is_byte_stable(tmp_path):
+    arrays = {"A": np.arange(12.0).reshape(3, 4)}
+    write_features(tmp_path / "a.hdf5", arrays)
+    write_features(tmp_path / "b.hdf5", arrays)
+    assert (tmp_path / "a.hdf5").read_bytes() == (tmp_path / "b.hdf5").read_bytes()
