@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NB     ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install book test notebooks lab chromium check-site clean
+.PHONY: help install book test notebooks lab chromium check-site data-samples data-full bench clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (creates .venv and installs on first use)"
@@ -14,6 +14,9 @@ help:
 	@echo "make lab         open the notebooks in JupyterLab"
 	@echo "make notebooks   re-execute the notebooks in place with widget state (NB=book/xx.ipynb for one)"
 	@echo "make check-site  open every built page in headless Chromium and check it (SCREENSHOTS=dir to save PNGs)"
+	@echo "make data-samples regenerate data_samples/charades-sta-sim exactly (simulated)"
+	@echo "make data-full   write a simulated benchmark of Charades-STA's size into data/ (REAL=dir: real annotations)"
+	@echo "make bench       batch-assembly throughput against the authors' way, in one run"
 
 # The virtual environment, with the exact versions of requirements.txt and the package in editable mode.
 $(STAMP): requirements.txt pyproject.toml
@@ -49,6 +52,15 @@ chromium:
 
 check-site: book chromium
 	$(PY) tools/check_site.py _build/html $(if $(SCREENSHOTS),--screenshots $(SCREENSHOTS))
+
+data-samples: $(STAMP)
+	$(PY) -m cnm_minimal.data.simulate sample --out data_samples/charades-sta-sim
+
+data-full: $(STAMP)
+	$(PY) -m cnm_minimal.data.simulate full --out data/charades-sta-sim-full $(if $(REAL),--real-annotations $(REAL))
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_batching.py
 
 clean:
 	rm -rf _build

@@ -63,12 +63,26 @@ def test_construction_checks_missing_videos_and_width(tmp_path):
     write_features(tmp_path / "f.hdf5", {"AAA01": np.ones((10, 4))})
     store = FeatureStore(tmp_path / "f.hdf5")
     queries = [Query(v, 10.0, 0, 5, "door", "a", 1) for v in ("AAA01", "BBB02", "CCC03")]
-    with pytest.raises(FeatureError, match="2 of 3 annotated videos have no features: BBB02, CCC03"):
+    with pytest.raises(FeatureError, match="2 annotated video.*\n  no features for video BBB02\n  no features for video CCC03"):
         MomentDataset(queries, store, Vocabulary(("door",)), 4)
-    with pytest.raises(FeatureError, match=r"expected \[T >= 1, 1024\]"):
+    with pytest.raises(FeatureError, match=r"video AAA01 has shape \[10, 4\], expected \[T >= 1, 1024\]"):
         MomentDataset(queries[:1], store, Vocabulary(("door",)), 1024)
 
 
 def test_collate_rejects_embeddings_without_a_zero_padding_row():
     with pytest.raises(ValueError, match="row 0"):
         Collate(np.ones((3, 2)))
+
+
+def test_the_real_files_go_through_the_same_code(real_data):
+    """Real annotations, CNM's vocabulary and its GloVe vectors: the path a reader with the data takes."""
+    from cnm_minimal.data.text import read_counts_tsv
+
+    files = DatasetFiles.charades_sta(real_data, word_vectors=real_data / "charades_glove_vocab.300d.txt")
+    train, report = files.queries("train")
+    test, _ = files.queries("test")
+    assert (len(train), len(test)) == (10602, 3158) and report.kept == 10602
+    vocab = Vocabulary.from_counts(read_counts_tsv(real_data / "charades_vocab_counts.tsv"), 1111)
+    embeddings = embeddings_for(files, vocab)
+    assert embeddings.shape == (1112, 300) and not embeddings[0].any()
+    assert vocab.words[:3] == (".", "person", "a")

@@ -305,13 +305,10 @@ def test_manual_resources_explain_the_steps_and_the_path():
 # --- hand-fetched feature files ----------------------------------------------------------------
 
 
-def write_features(path: Path, arrays: dict, key: str = "{vid}") -> Path:
-    import h5py
-    import numpy as np
+def write_features(path: Path, arrays: dict, layout: str = "flat") -> Path:
+    from cnm_minimal.data.features import write_features as write
 
-    with h5py.File(path, "w") as handle:
-        for vid, array in arrays.items():
-            handle.create_dataset(key.format(vid=vid), data=np.asarray(array, dtype=np.float32))
+    write(path, arrays, layout=layout)
     return path
 
 
@@ -340,9 +337,11 @@ def test_feature_problems_are_all_listed_by_video_id(tmp_path):
     problems = info.value.problems
     assert len(problems) == 4
     message = str(info.value)
-    expected = {"MISS1": "missing", "MISS2": "missing", "WIDE1": "width 16", "NANV1": "non-finite"}
+    expected = {"MISS1": "no features for video MISS1", "MISS2": "no features for video MISS2",
+                "WIDE1": "video WIDE1 has shape [3, 16], expected [T >= 1, 8]",
+                "NANV1": "video NANV1 has NaN or infinite values in 1 row(s)"}
     for vid, what in expected.items():
-        assert any(p.startswith(vid) and what in p for p in problems), (vid, problems)
+        assert what in problems, (vid, problems)
         assert vid in message
     assert "GOOD1" not in message
 
@@ -351,14 +350,14 @@ def test_nested_c3d_layout_and_unreadable_files(tmp_path):
     import numpy as np
 
     arrays = {"v_abc": np.ones((2, 500))}
-    path = write_features(tmp_path / "c3d.hdf5", arrays, key="{vid}/c3d_features")
+    path = write_features(tmp_path / "c3d.hdf5", arrays, layout="c3d")
     assert dl.MANUAL_RESOURCES["activitynet-c3d"].verify(["v_abc"], path) == 1
-    with pytest.raises(FeatureFileError, match="not a dataset"):
+    with pytest.raises(FeatureFileError, match="is a group, not a"):
         verify_features(path, ["v_abc"], 500)  # the group itself is not the array
-    with pytest.raises(FeatureFileError, match="file not found"):
+    with pytest.raises(FeatureFileError, match="feature file not found"):
         verify_features(tmp_path / "absent.hdf5", ["v_abc"], 500)
     (tmp_path / "text.hdf5").write_text("not hdf5")
-    with pytest.raises(FeatureFileError, match="cannot be opened as HDF5"):
+    with pytest.raises(FeatureFileError, match="not a readable HDF5 file"):
         verify_features(tmp_path / "text.hdf5", ["v_abc"], 500)
 
 
@@ -423,4 +422,18 @@ def test_cli_check_features(tmp_path, capsys):
     wrong_dim = ["check-features", str(path), "--dim", "512", "--annotations", str(annotations)]
     assert dl.main(wrong_dim) == 1
     err = capsys.readouterr().err
-    assert "AO8RW: width 1024, expected 512" in err and "Y6R7T: width 1024, expected 512" in err
+    assert "video AO8RW has shape [4, 1024], expected [T >= 1, 512]" in err and "video Y6R7T has shape [2, 1024], expected [T >= 1, 512]" in err
+
+
+def test_extract_member_is_atomic_and_keeps_an_existing_file(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "glove.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("glove.6B.300d.txt", "the 0.1 0.2\n")
+        zipped.writestr("glove.6B.50d.txt", "the 0.3\n")
+    out = dl.extract_member(archive, "glove.6B.300d.txt", tmp_path)
+    assert out.read_text() == "the 0.1 0.2\n" and not list(tmp_path.glob("*.part"))
+    out.write_text("kept\n")
+    assert dl.extract_member(archive, "glove.6B.300d.txt", tmp_path).read_text() == "kept\n"
+    assert dl.EXTRACT["glove.6B.zip"] == ("glove.6B.300d.txt",)

@@ -48,10 +48,13 @@ def test_store_reads_resamples_and_checks(store_path):
     assert store.load("AAA01").shape == (12, 4)
     assert store.load("BBB02", num_clips=8).shape == (8, 4)
     store.check(["AAA01", "BBB02"], dim=4)
-    with pytest.raises(FeatureError, match=r"2 of 3 annotated videos have no features: CCC03, DDD04"):
+    with pytest.raises(FeatureError, match=r"2 annotated video\(s\) have unusable features:\n  "
+                                           r"no features for video CCC03\n  no features for video DDD04"):
         store.check(["AAA01", "CCC03", "DDD04"], dim=4)
-    with pytest.raises(FeatureError, match=r"expected \[T >= 1, 8\] features, but: AAA01 \[12, 4\], BBB02 \[30, 4\]"):
+    with pytest.raises(FeatureError, match=r"video AAA01 has shape \[12, 4\], expected \[T >= 1, 8\]\n"
+                                           r"  video BBB02 has shape \[30, 4\]"):
         store.check(["AAA01", "BBB02"], dim=8)
+    assert store.problems(["AAA01"], dim=4, read_values=True) == []
 
 
 def test_store_opens_the_file_once_per_process(store_path):

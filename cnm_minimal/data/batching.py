@@ -18,7 +18,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch.nn.utils.rnn import pad_sequence
 
 from cnm_minimal.data.annotations import AnnotationReport, Query
 from cnm_minimal.data.features import FeatureStore
@@ -95,23 +94,29 @@ class MomentDataset(torch.utils.data.Dataset):
 
 
 class Collate:
-    """Stack samples into a :class:`Batch`; word vectors are looked up for the whole batch at once."""
+    """Stack samples into a :class:`Batch`: padding by one boolean mask and word vectors by one lookup
+    for the whole batch (no loop over the samples' words)."""
 
     def __init__(self, embeddings: np.ndarray | torch.Tensor):
-        self.embeddings = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
-        if self.embeddings.ndim != 2 or not torch.all(self.embeddings[0] == 0):
+        self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        if self.embeddings.ndim != 2 or self.embeddings[0].any():
             raise ValueError("embeddings must be [V, Dw] with row 0 (padding) all zeros")
 
     def __call__(self, samples: Sequence[Sample]) -> Batch:
-        word_ids = pad_sequence([torch.from_numpy(s.word_ids) for s in samples], batch_first=True)
-        weights = pad_sequence([torch.from_numpy(s.weights) for s in samples], batch_first=True)
-        words = torch.nn.functional.pad(self.embeddings[word_ids], (0, 0, 1, 0))   # slot 0: start token
+        lengths = np.array([len(s.word_ids) for s in samples])
+        filled = np.arange(lengths.max()) < lengths[:, None]          # [B, L]: True on real words
+        word_ids = np.zeros(filled.shape, dtype=np.int64)
+        word_ids[filled] = np.concatenate([s.word_ids for s in samples])
+        weights = np.zeros(filled.shape, dtype=np.float32)
+        weights[filled] = np.concatenate([s.weights for s in samples])
+        words = np.zeros((len(samples), filled.shape[1] + 1, self.embeddings.shape[1]), dtype=np.float32)
+        words[:, 1:] = self.embeddings[word_ids]                        # slot 0 stays free for the start token
         return Batch(
             frames=torch.from_numpy(np.stack([s.frames for s in samples])),
-            words=words,
-            word_ids=word_ids,
-            lengths=torch.tensor([len(s.word_ids) for s in samples]),
-            weights=weights,
+            words=torch.from_numpy(words),
+            word_ids=torch.from_numpy(word_ids),
+            lengths=torch.from_numpy(lengths),
+            weights=torch.from_numpy(weights),
             moments=torch.tensor([s.moment for s in samples], dtype=torch.float32),
             durations=torch.tensor([s.duration for s in samples], dtype=torch.float32),
             index=torch.tensor([s.index for s in samples]),

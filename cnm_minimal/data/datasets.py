@@ -37,12 +37,14 @@ class DatasetFiles:
         return cls(splits, (root / "durations.csv",), root / "features.hdf5", root / "word_vectors.txt")
 
     @classmethod
-    def charades_sta(cls, root, features="i3d_features.hdf5", word_vectors="glove.6B.300d.txt") -> "DatasetFiles":
-        """The real files, as ``python -m cnm_minimal.data.download`` and the manual steps place them."""
+    def charades_sta(cls, root="data/charades-sta", features=None,
+                     word_vectors="data/glove/glove.6B.300d.txt") -> "DatasetFiles":
+        """The real files where ``python -m cnm_minimal.data.download`` (annotations, GloVe) and its
+        ``how-to charades-i3d`` steps (features, default ``root/i3d_features.hdf5``) put them."""
         root = Path(root)
         return cls({split: root / f"charades_sta_{split}.txt" for split in ("train", "test")},
                    (root / "Charades_v1_train.csv", root / "Charades_v1_test.csv"),
-                   root / features, root / word_vectors)
+                   Path(features) if features else root / "i3d_features.hdf5", Path(word_vectors))
 
     def queries(self, split: str) -> tuple[list[Query], AnnotationReport]:
         if split not in self.annotations:

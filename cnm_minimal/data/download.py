@@ -146,9 +146,10 @@ class Resource:
 class ManualResource:
     """A feature file that must be fetched by hand, checked by structure instead of by hash.
 
-    The file is HDF5 with one ``[T, dim]`` float array per video. ``dataset_key`` says where a
-    video's array lives: ``"{vid}"`` (a dataset named after the video id) or, for the official
-    ActivityNet C3D file, ``"{vid}/c3d_features"`` (a group per video holding one dataset).
+    The file is HDF5 with one ``[T, dim]`` float array per video. ``layout`` says where a video's
+    array lives (see :class:`~cnm_minimal.data.features.FeatureStore`): ``"flat"`` (a dataset named
+    after the video id) or, for the official ActivityNet C3D file, ``"c3d"`` (a group per video
+    holding one dataset ``c3d_features``).
     ``path`` is where the book expects the file, relative to the project root.
     """
 
@@ -156,7 +157,7 @@ class ManualResource:
     path: str
     dim: int
     instructions: str
-    dataset_key: str = "{vid}"
+    layout: str = "flat"
     description: str = ""
 
     @property
@@ -182,7 +183,7 @@ class ManualResource:
 
     def verify(self, video_ids: Iterable[str], path: str | os.PathLike | None = None) -> int:
         """Check the file at ``path`` (default: :attr:`path`) with :func:`verify_features`."""
-        return verify_features(path or self.path, video_ids, self.dim, dataset_key=self.dataset_key)
+        return verify_features(path or self.path, video_ids, self.dim, layout=self.layout)
 
 
 _2DTAN = "https://raw.githubusercontent.com/microsoft/2D-TAN/master/data/Charades-STA/"
@@ -289,7 +290,7 @@ page may have moved since.
   2. Download the C3D features (the HDF5 file, PCA-reduced to 500 dimensions; each video id
      "v_..." is a group holding one dataset "c3d_features").
   3. Create the folder data/activitynet/ and save the file there under the name below.""",
-            dataset_key="{vid}/c3d_features",
+            layout="c3d",
             description="ActivityNet Captions C3D features: HDF5, per video c3d_features [T, 500]",
         ),
         ManualResource(
@@ -595,48 +596,28 @@ def video_ids_from_annotations(path: str | os.PathLike) -> list[str]:
     return list(dict.fromkeys(str(vid) for vid in ids))
 
 
-def verify_features(
-    path: str | os.PathLike, video_ids: Iterable[str], dim: int, *, dataset_key: str = "{vid}"
-) -> int:
+def verify_features(path: str | os.PathLike, video_ids: Iterable[str], dim: int, *, layout: str = "flat") -> int:
     """Check a hand-fetched HDF5 feature file by its structure; return the number of videos checked.
 
-    For each video id, the array at ``dataset_key.format(vid=...)`` must exist, be 2-D
-    ``[T, dim]`` with ``T >= 1``, and hold only finite numbers. Every problem is collected, and
-    one :class:`FeatureFileError` lists them all (a missing file or one that is not HDF5 is a
-    single problem). Reading every array takes a while for a full dataset: it is the only way to
-    find NaN or infinite values.
+    Every video id must have a ``[T >= 1, dim]`` array holding only finite numbers. This is the
+    check :class:`~cnm_minimal.data.features.FeatureStore` makes before training, plus a read of
+    every array (the only way to find NaN or infinite values; it takes a while on a full data set).
+    One :class:`FeatureFileError` lists every problem found.
     """
-    path = Path(path)
-    video_ids = list(dict.fromkeys(video_ids))
-    if not path.is_file():
-        raise FeatureFileError(path, [f"file not found (expected a file at {path})"])
-    import h5py  # lazy: only this check needs it
-    import numpy as np
+    from cnm_minimal.data.features import FeatureError, FeatureStore   # lazy: imports h5py
 
+    ids = list(dict.fromkeys(video_ids))
     try:
-        handle = h5py.File(path, "r")
-    except OSError as error:
-        raise FeatureFileError(path, [f"cannot be opened as HDF5 ({error})"]) from error
-    problems: list[str] = []
-    with handle:
-        for vid in video_ids:
-            key = dataset_key.format(vid=vid)
-            node = handle.get(key)
-            if node is None:
-                problems.append(f"{vid}: missing (no dataset {key!r})")
-            elif not isinstance(node, h5py.Dataset):
-                problems.append(f"{vid}: {key!r} is a group, not a dataset")
-            elif len(node.shape) != 2 or node.shape[0] < 1:
-                problems.append(f"{vid}: shape {node.shape}, expected [T, {dim}] with T >= 1")
-            elif node.shape[1] != dim:
-                problems.append(f"{vid}: width {node.shape[1]}, expected {dim}")
-            else:
-                bad = int(np.count_nonzero(~np.isfinite(node[()])))
-                if bad:
-                    problems.append(f"{vid}: {bad} non-finite value(s) (NaN or inf)")
+        store = FeatureStore(path, layout=layout)
+    except FeatureError as error:
+        raise FeatureFileError(path, [str(error).removeprefix(f"{Path(path)}: ")]) from None
+    try:
+        problems = store.problems(ids, dim, read_values=True)
+    finally:
+        store.close()
     if problems:
         raise FeatureFileError(path, problems)
-    return len(video_ids)
+    return len(ids)
 
 
 # --------------------------------------------------------------------------------------------
@@ -684,6 +665,28 @@ def _resolve(name: str) -> tuple[list[Resource], str]:
     raise ValueError(f"unknown name {name!r}; choose one of: {known}")
 
 
+# Members to take out of a downloaded archive: the 300-d GloVe text file is what the book reads.
+EXTRACT = {"glove.6B.zip": ("glove.6B.300d.txt",)}
+
+
+def extract_member(archive: str | os.PathLike, member: str, dest_dir: str | os.PathLike) -> Path:
+    """Copy ``member`` out of a zip archive into ``dest_dir`` (temporary name, then rename).
+
+    An existing extracted file is kept as it is: the archive's hash already vouches for its bytes.
+    """
+    import shutil
+    import zipfile
+
+    final = Path(dest_dir) / Path(member).name
+    if final.exists():
+        return final
+    partial = final.with_name(final.name + ".part")
+    with zipfile.ZipFile(archive) as zipped, zipped.open(member) as source, open(partial, "wb") as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+    os.replace(partial, final)
+    return final
+
+
 def _cmd_get(args: argparse.Namespace) -> int:
     resources, default_dest = _resolve(args.name)
     dest = Path(args.dest or default_dest)
@@ -693,6 +696,8 @@ def _cmd_get(args: argparse.Namespace) -> int:
             progress=not args.no_progress, allow_unpinned=args.allow_unpinned,
         )
         print(f"ok  {path}")
+        for member in EXTRACT.get(resource.filename, ()):
+            print(f"ok  {extract_member(path, member, dest)}")
     return 0
 
 
@@ -709,16 +714,16 @@ def _cmd_how_to(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_features(args: argparse.Namespace) -> int:
-    dim, key = args.dim, args.key
+    dim, layout = args.dim, args.layout
     if args.resource:
         manual = _manual(args.resource)
-        dim, key = dim or manual.dim, key or manual.dataset_key
+        dim, layout = dim or manual.dim, layout or manual.layout
     if dim is None:
         raise ValueError("give --dim (or --resource NAME, which knows its width)")
     ids = [vid for ann in args.annotations for vid in video_ids_from_annotations(ann)]
     if not ids:
         raise ValueError("the annotation file(s) contain no video ids")
-    count = verify_features(args.path, ids, dim, dataset_key=key or "{vid}")
+    count = verify_features(args.path, ids, dim, layout=layout or "flat")
     print(f"ok  {args.path}: {count} videos present, width {dim}, all values finite")
     return 0
 
@@ -752,8 +757,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--annotations", action="append", required=True,
                        help="annotation file(s) listing the video ids that must be present")
     check.add_argument("--dim", type=int, help="expected feature width (1024 for I3D)")
-    check.add_argument("--resource", help="a manual resource name; sets --dim and --key")
-    check.add_argument("--key", help='where a video\'s array lives, e.g. "{vid}/c3d_features"')
+    check.add_argument("--resource", help="a manual resource name; sets --dim and --layout")
+    check.add_argument("--layout", choices=["flat", "c3d"], help="flat: file[vid]; c3d: file[vid]['c3d_features']")
     check.set_defaults(run=_cmd_check_features)
     return parser
 

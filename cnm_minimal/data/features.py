@@ -89,21 +89,27 @@ class FeatureStore:
             raise FeatureError(f"{self.path}: features of video {vid} have shape {shape}, expected [T, D]")
         return shape
 
+    def problems(self, video_ids: Iterable[str], dim: int, read_values: bool = False) -> list[str]:
+        """Everything wrong with the features of ``video_ids``, one line per video: missing, not a
+        ``[T >= 1, dim]`` array, or (with ``read_values``, which reads every array) NaN/inf values."""
+        found = []
+        for vid in sorted(set(video_ids)):
+            try:
+                shape = self.shape(vid)
+                if shape[0] < 1 or shape[1] != dim:
+                    found.append(f"video {vid} has shape {list(shape)}, expected [T >= 1, {dim}]")
+                elif read_values:
+                    self.load(vid)
+            except FeatureError as error:
+                found.append(str(error).removeprefix(f"{self.path}: "))
+        return found
+
     def check(self, video_ids: Iterable[str], dim: int) -> None:
-        """Before training: every video is present, 2-d, non-empty and ``dim`` wide; lists all problems at once."""
-        handle = self._open()
-        ids = sorted(set(video_ids))
-        missing = [vid for vid in ids if vid not in handle]
-        if missing:
-            raise FeatureError(f"{self.path}: {len(missing)} of {len(ids)} annotated videos have no features: "
-                               + ", ".join(missing[:50]) + (" ..." if len(missing) > 50 else ""))
-        wrong = []
-        for vid in ids:
-            shape = self.shape(vid)
-            if shape[1] != dim or shape[0] < 1:
-                wrong.append(f"{vid} {list(shape)}")
-        if wrong:
-            raise FeatureError(f"{self.path}: expected [T >= 1, {dim}] features, but: " + ", ".join(wrong[:50]))
+        """Before training: every video is present and ``[T >= 1, dim]``; one error lists every problem."""
+        found = self.problems(video_ids, dim)
+        if found:
+            shown = "\n  ".join(found[:50]) + ("\n  ..." if len(found) > 50 else "")
+            raise FeatureError(f"{self.path}: {len(found)} annotated video(s) have unusable features:\n  {shown}")
 
     def load(self, vid: str, num_clips: int | None = None) -> np.ndarray:
         """The video's features as float32 ``[T, D]``, or resampled to ``[num_clips, D]``; rejects NaN/inf."""
