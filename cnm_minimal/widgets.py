@@ -76,3 +76,46 @@ def iou_explorer(predicted=(0.20, 0.55), ground_truth=(0.35, 0.80)):
     gt.observe(update, names="value")
     update()
     return widgets.VBox([gt, pred, report])
+
+
+def _figure_html(fig) -> str:
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"/>'
+
+
+def video_browser(queries, features, video_ids=None):
+    """Pick a video: its features as a heatmap, with every query's moment on a timeline above it.
+
+    ``queries`` are :class:`~cnm_minimal.data.annotations.Query` records, ``features`` a
+    :class:`~cnm_minimal.data.features.FeatureStore`. The picture is an image inside an HTML widget,
+    so the saved state of the notebook shows it in the static book too.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from cnm_minimal.plots import plot_video
+
+    by_video: dict[str, list] = {}
+    for q in queries:
+        by_video.setdefault(q.vid, []).append(q)
+    options = list(video_ids or by_video)
+    picker = widgets.Dropdown(options=options, value=options[0], description="video")
+    picture = widgets.HTML()
+
+    def update(_change=None):
+        vid = picker.value
+        rows = by_video[vid]
+        fig, ax = plt.subplots(figsize=(8, 2.2 + 0.25 * len(rows)))
+        plot_video(ax, features.load(vid), rows[0].duration, rows, f"{vid}: {rows[0].duration:.1f} s")
+        picture.value = _figure_html(fig)
+
+    picker.observe(update, names="value")
+    update()
+    return widgets.VBox([picker, picture])

@@ -9,6 +9,7 @@
   public CDNs are used, which is Sphinx's and myst-nb's default.
 * With the vendored assets, ``static/cnm_book_site.js`` points the widget manager at its fonts and lets the ipywidgets labels,
   which call the MathJax 2 API, work with MathJax 3.
+* ``static/cnm_book_site.css`` makes room for the package's code lines (up to 115 characters).
 * Two known glitches of the theme stack are mended so that pages open without console errors: the
   colour mode is set explicitly, and inline scripts that an extension adds twice are emitted once.
 """
@@ -54,7 +55,6 @@ def configure(app, config) -> None:
         config.html_static_path = list(config.html_static_path) + [str(vendor)]
         config.mathjax_path = "mathjax/tex-chtml.js"
         config.nb_ipywidgets_js = {"require.js": {}, "html-manager/embed-amd.js": {}}
-        config.html_static_path.append(str(Path(__file__).parent / "static"))
         app.add_js_file("cnm_book_site.js", priority=100)
 
 
@@ -84,6 +84,8 @@ def finish_redirect_page(app, exception) -> None:
 
 def setup(app):
     app.connect("config-inited", configure)
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+    app.add_css_file("cnm_book_site.css")
     # early: Sphinx stops calling html-page-context handlers at the first one that returns a template
     app.connect("html-page-context", drop_duplicate_scripts, priority=1)
     app.connect("build-finished", finish_redirect_page, priority=900)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -120,14 +120,6 @@ def _from_quantiles(rng: np.random.Generator, values, size=None):
     return np.interp(rng.random(size), _QUANTILES, values)
 
 
-@dataclass(frozen=True)
-class VideoPlan:
-    vid: str
-    duration: float
-    place: str
-    events: list[tuple[float, float, str, str]] = field(default_factory=list)   # (start, end, verb, noun)
-
-
 def generate_annotations(num_videos: int, seed: int, prefix: str = "S") -> tuple[list[Query], dict[str, float]]:
     """Invent ``num_videos`` videos and their queries; returns ``(queries, durations)``; deterministic."""
     rng = np.random.default_rng([seed, 1])
@@ -150,8 +142,9 @@ def generate_annotations(num_videos: int, seed: int, prefix: str = "S") -> tuple
                 if options:
                     events.append((str(rng.choice(options)), noun))
                     continue
-            verb = str(rng.choice(verbs))
-            events.append((verb, str(rng.choice(_VERBS[verb][2]))))
+            while (event := (verb := str(rng.choice(verbs)), str(rng.choice(_VERBS[verb][2])))) in events:
+                pass                      # a new action, not the same one twice
+            events.append(event)
         for verb, noun in events:
             fraction = float(_from_quantiles(rng, stats["moment_fraction"]))
             if rng.random() < stats["start_at_zero"]:

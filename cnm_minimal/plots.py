@@ -1,0 +1,66 @@
+"""Figures shared by the chapters (matplotlib). Pure presentation: nothing here changes a number."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from cnm_minimal.data.annotations import Query
+
+
+def annotation_statistics(queries: Sequence[Query]) -> dict[str, np.ndarray]:
+    """Per-query normalised start, end, length, centre; per-video duration and number of queries."""
+    moments = np.array([q.moment for q in queries])
+    durations = {q.vid: q.duration for q in queries}
+    per_video = Counter(q.vid for q in queries)
+    return {
+        "start": moments[:, 0], "end": moments[:, 1], "length": moments[:, 1] - moments[:, 0],
+        "centre": moments.mean(axis=1), "duration": np.array(list(durations.values())),
+        "queries_per_video": np.array(list(per_video.values())),
+    }
+
+
+def plot_annotation_statistics(axes, queries: Sequence[Query], label: str, reference: dict | None = None):
+    """Four panels: start and end positions, moment length, video duration, queries per video.
+
+    ``reference`` (quantiles ``p0, p5, p25, p50, p75, p95, p100`` of another set) is drawn as markers.
+    """
+    stats = annotation_statistics(queries)
+    bins = np.linspace(0, 1, 21)
+    axes[0].hist(stats["start"], bins, alpha=0.6, label="start", density=True)
+    axes[0].hist(stats["end"], bins, alpha=0.6, label="end", density=True)
+    axes[0].set_title("where moments start and end"); axes[0].set_xlabel("fraction of the video")
+    axes[1].hist(stats["length"], bins, color="tab:purple", alpha=0.7, density=True)
+    axes[1].set_title("moment length"); axes[1].set_xlabel("fraction of the video")
+    axes[2].hist(stats["duration"], np.linspace(0, 90, 31), color="tab:gray", alpha=0.8, density=True)
+    axes[2].set_title("video duration"); axes[2].set_xlabel("seconds")
+    counts = Counter(stats["queries_per_video"].tolist())
+    xs = np.arange(1, max(counts) + 1)
+    axes[3].bar(xs, [counts.get(x, 0) / sum(counts.values()) for x in xs], color="tab:olive")
+    axes[3].set_title("queries per video"); axes[3].set_xlabel("queries")
+    if reference:
+        for ax, key in ((axes[1], "moment_fraction"), (axes[2], "duration_s")):
+            if key in reference:
+                q = reference[key]
+                ax.plot(q[1:-1], np.full(len(q) - 2, ax.get_ylim()[1] * 0.92), "kv", label="real p5/25/50/75/95")
+                ax.legend(fontsize=7, loc="upper right")
+    axes[0].legend(fontsize=8)
+    for ax in axes:
+        ax.set_yticks([])
+    axes[0].figure.suptitle(label, fontsize=10)
+
+
+def plot_video(ax, features: np.ndarray, duration: float, queries: Sequence[Query], title: str = ""):
+    """A feature heatmap (time x dimension) with each query's moment drawn as a bar above it."""
+    rows, dim = features.shape
+    ax.imshow(features.T, aspect="auto", cmap="RdBu_r", extent=(0, duration, 0, dim), vmin=-3, vmax=3,
+              interpolation="nearest")
+    for k, q in enumerate(queries):
+        y = dim * (1.04 + 0.09 * k)
+        ax.plot([q.start, q.end], [y, y], lw=5, solid_capstyle="butt", color=f"C{k % 10}")
+        ax.text(q.end + 0.3, y, q.sentence, fontsize=8, va="center", clip_on=False)
+    ax.set_ylim(0, dim * (1.1 + 0.09 * len(queries)))
+    ax.set_yticks([0, dim]); ax.set_ylabel("feature dim.")
+    ax.set_xlabel("seconds"); ax.set_title(title, fontsize=10, loc="left")
