@@ -1,0 +1,140 @@
+"""Mask-conditioned attention and the transformer decoder built on it (chapter 5).
+
+Multi-head attention, written out: queries, keys and values are linear projections of the inputs
+(packed in one ``in_proj_weight`` of shape ``[3d, d]``, rows q, k, v, as the authors' fairseq-style
+code and ``torch.nn.MultiheadAttention`` store them), split into H heads of size d/H, and
+
+    A = Q K^T / sqrt(d/H) + B,          a = softmax(A)                                 (Eq. 5)
+
+where B is an additive bias: ``-inf`` above the diagonal for causal self-attention (a position sees
+itself and the past), and a very negative number (``-1e30``) on padded keys. CNM conditions attention
+on a mask ``m`` over the keys (the Gaussian of chapter 3, the same for every head and every query):
+
+    a'_ij = a_ij (m_j + 1e-10) / sum_k a_ik (m_k + 1e-10)                               (Eq. 6, as coded)
+
+Because ``a_ij = exp(A_ij) / Z_i``, this is exactly ``softmax(A + log(m + 1e-10))``: the mask is one more
+additive bias. The from-scratch path computes Eq. 6 literally; the fast path hands the summed bias to
+``torch.nn.functional.scaled_dot_product_attention``. Both are tested equal.
+
+The decoder layer is post-LayerNorm, as in the authors' code: self-attention, then (if a memory is
+given) cross-attention to it, then a feed-forward network of width 2d, each with dropout on its output,
+a residual connection and a LayerNorm. Every self-attention is causal.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MASK_EPS = 1e-10
+"""Added to the mask before weighting, so that a zero mask never zeroes a whole attention row."""
+PADDING_BIAS = -1e30
+"""Bias on padded keys (a large negative number, not -inf, as in the authors' code)."""
+
+
+def attention_bias(num_queries: int, num_keys: int, key_padding: torch.Tensor | None = None,
+                   causal: bool = False, mask: torch.Tensor | None = None,
+                   dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """The additive bias ``B`` of Eq. 5, shape ``[B or 1, 1, T, S]``, with ``log(m + 1e-10)`` if ``mask``.
+
+    ``key_padding`` is ``[B, S]``, True on padded keys; ``mask`` is ``[B, S]``, the Gaussian over keys.
+    """
+    bias = torch.zeros(1, 1, num_queries, num_keys, dtype=dtype, device=device)
+    if causal:
+        future = torch.ones(num_queries, num_keys, dtype=torch.bool, device=device).triu(1)
+        bias = bias.masked_fill(future, float("-inf"))
+    if key_padding is not None:
+        bias = bias.masked_fill(key_padding[:, None, None, :], PADDING_BIAS)
+    if mask is not None:
+        bias = bias + torch.log(mask + MASK_EPS)[:, None, None, :].to(dtype)
+    return bias
+
+
+def mask_conditioned_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Eq. 6 literally: ``softmax(scores)`` re-weighted by ``m + 1e-10`` over the keys and renormalised."""
+    weights = torch.softmax(scores, dim=-1)
+    if mask is None:
+        return weights
+    weights = weights * (mask + MASK_EPS)[:, None, None, :]
+    return weights / weights.sum(dim=-1, keepdim=True)
+
+
+class MultiheadAttention(nn.Module):
+    """Multi-head attention with an optional mask over the keys (Eq. 5-6); batch-first ``[B, T, d]``."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by {heads} heads")
+        self.dim, self.heads = dim, heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.xavier_uniform_(self.out_proj.weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def _split_heads(self, x: torch.Tensor, part: int) -> torch.Tensor:
+        """Project with rows ``part*d .. (part+1)*d`` of the packed weights and split into heads ``[B, H, T, d/H]``."""
+        d = self.dim
+        x = F.linear(x, self.in_proj_weight[part * d:(part + 1) * d], self.in_proj_bias[part * d:(part + 1) * d])
+        return x.unflatten(-1, (self.heads, d // self.heads)).transpose(1, 2)
+
+    def forward(self, query: torch.Tensor, key_value: torch.Tensor, key_padding: torch.Tensor | None = None,
+                causal: bool = False, mask: torch.Tensor | None = None,
+                fast: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend from ``query [B, T, d]`` to ``key_value [B, S, d]``; returns the output and, on the
+        from-scratch path (``fast=False``), the attention weights ``[B, H, T, S]``."""
+        q, k, v = self._split_heads(query, 0), self._split_heads(key_value, 1), self._split_heads(key_value, 2)
+        if fast:
+            bias = attention_bias(q.shape[2], k.shape[2], key_padding, causal, mask, q.dtype, q.device)
+            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=bias), None
+        else:
+            structure = attention_bias(q.shape[2], k.shape[2], key_padding, causal, None, q.dtype, q.device)
+            scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) + structure
+            weights = mask_conditioned_softmax(scores, mask)
+            out = weights @ v
+        return self.out_proj(out.transpose(1, 2).flatten(2)), weights
+
+
+class DecoderLayer(nn.Module):
+    """Post-LN layer: causal self-attention, optional cross-attention to a memory, FFN of width 2d."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.self_attn = MultiheadAttention(dim, heads)
+        self.self_attn_norm = nn.LayerNorm(dim)
+        self.cross_attn = MultiheadAttention(dim, heads)
+        self.cross_attn_norm = nn.LayerNorm(dim)
+        self.ffn_in = nn.Linear(dim, 2 * dim)
+        self.ffn_out = nn.Linear(2 * dim, dim)
+        self.ffn_norm = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None, memory: torch.Tensor | None = None,
+                memory_padding: torch.Tensor | None = None, self_mask: torch.Tensor | None = None,
+                memory_mask: torch.Tensor | None = None, fast: bool = True) -> torch.Tensor:
+        """``self_mask`` weights this sequence's own keys, ``memory_mask`` the memory's keys."""
+        attended, _ = self.self_attn(x, x, padding, causal=True, mask=self_mask, fast=fast)
+        x = self.self_attn_norm(x + self.dropout(attended))
+        if memory is not None:
+            attended, _ = self.cross_attn(x, memory, memory_padding, mask=memory_mask, fast=fast)
+            x = self.cross_attn_norm(x + self.dropout(attended))
+        hidden = self.ffn_out(self.dropout(F.relu(self.ffn_in(x))))
+        return self.ffn_norm(x + self.dropout(hidden))
+
+
+class Decoder(nn.Module):
+    """A stack of :class:`DecoderLayer`; the same arguments reach every layer."""
+
+    def __init__(self, num_layers: int, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.layers = nn.ModuleList(DecoderLayer(dim, heads, dropout) for _ in range(num_layers))
+
+    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, **kwargs)
+        return x
