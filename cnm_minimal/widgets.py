@@ -94,11 +94,9 @@ def video_browser(queries, features, video_ids=None):
     """Pick a video: its features as a heatmap, with every query's moment on a timeline above it.
 
     ``queries`` are :class:`~cnm_minimal.data.annotations.Query` records, ``features`` a
-    :class:`~cnm_minimal.data.features.FeatureStore`. The picture is an image inside an HTML widget,
-    so the saved state of the notebook shows it in the static book too.
+    :class:`~cnm_minimal.data.features.FeatureStore`.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
 
     from cnm_minimal.plots import plot_video
 
@@ -106,16 +104,31 @@ def video_browser(queries, features, video_ids=None):
     for q in queries:
         by_video.setdefault(q.vid, []).append(q)
     options = list(video_ids or by_video)
-    picker = widgets.Dropdown(options=options, value=options[0], description="video")
+
+    def draw(fig, video):
+        rows = by_video[video]
+        fig.set_size_inches(8, 2.2 + 0.25 * len(rows))
+        plot_video(fig.add_subplot(), features.load(video), rows[0].duration, rows, f"{video}: {rows[0].duration:.1f} s")
+
+    return figure_explorer(draw, video=widgets.Dropdown(options=options, value=options[0], description="video"))
+
+
+def figure_explorer(draw, figsize=(8, 3), **controls):
+    """Sliders (or any value widgets) in ``controls``; ``draw(fig, **values)`` redraws a figure below them.
+
+    The figure is an image inside an HTML widget, so the book's static page shows it at the saved values.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
     picture = widgets.HTML()
 
     def update(_change=None):
-        vid = picker.value
-        rows = by_video[vid]
-        fig, ax = plt.subplots(figsize=(8, 2.2 + 0.25 * len(rows)))
-        plot_video(ax, features.load(vid), rows[0].duration, rows, f"{vid}: {rows[0].duration:.1f} s")
+        fig = plt.figure(figsize=figsize)
+        draw(fig, **{name: control.value for name, control in controls.items()})
         picture.value = _figure_html(fig)
 
-    picker.observe(update, names="value")
+    for control in controls.values():
+        control.observe(update, names="value")
     update()
-    return widgets.VBox([picker, picture])
+    return widgets.VBox([*controls.values(), picture])
