@@ -56,10 +56,32 @@ def check_masked_attention_weights(masked_attention_weights):
     torch.testing.assert_close(masked_attention_weights(scores, m), mask_conditioned_softmax(scores, m))
 
 
+def check_smoothed_token_loss(smoothed_token_loss):
+    from cnm_minimal.reconstruction import label_smoothed_nll
+
+    logits = torch.randn(9)
+    for target in (0, 4, 8):
+        expected = label_smoothed_nll(logits[None, None], torch.tensor([[target]]), torch.ones(1, 1), eps=0.1)[0]
+        got = smoothed_token_loss(torch.log_softmax(logits, 0), target, 0.1)
+        assert float(got) == pytest.approx(float(expected), rel=1e-5)
+
+
+def check_ivc_terms(ivc_terms):
+    from cnm_minimal.losses import ivc_loss
+
+    p, h, e = torch.rand(6) * 3, torch.rand(6) * 3, torch.rand(6) * 3
+    hard, easy = ivc_terms(p, h, e, 0.1, 0.15)
+    assert hard.shape == easy.shape == (6,) and (hard >= 0).all() and (easy >= 0).all()
+    torch.testing.assert_close(hard.mean() + easy.mean(), ivc_loss(p, h, e, 0.1, 0.15))
+    torch.testing.assert_close(hard, torch.clamp(p - h + 0.1, min=0))
+
+
 CHECKS = {
     "03_gaussian_mask.ipynb": ("half_height_width", check_half_height_width),
     "04_negative_mining.ipynb": ("weighted_summary", check_weighted_summary),
     "05_attention.ipynb": ("masked_attention_weights", check_masked_attention_weights),
+    "06_masked_reconstruction.ipynb": ("smoothed_token_loss", check_smoothed_token_loss),
+    "07_ivc_loss.ipynb": ("ivc_terms", check_ivc_terms),
 }
 
 
