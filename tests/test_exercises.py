@@ -76,12 +76,31 @@ def check_ivc_terms(ivc_terms):
     torch.testing.assert_close(hard, torch.clamp(p - h + 0.1, min=0))
 
 
+def check_three_separate_passes(three_separate_passes):
+    from cnm_minimal.model import CNM, CNMConfig
+    from cnm_minimal.negatives import mine_samples, stacked_weights
+
+    model = CNM(CNMConfig(frame_dim=8, word_dim=6, vocab_size=11, hidden=16, heads=2, video_layers=1,
+                          query_layers=1, dropout=0.0)).eval()
+    slots, sentence = torch.randn(3, 5, 16), torch.randn(3, 4, 16)
+    padding = torch.tensor([[False] * 4, [False] * 3 + [True], [False] * 2 + [True] * 2])
+    mask = torch.rand(3, 5)
+    with torch.no_grad():
+        batched = model.reconstruct(slots.repeat(3, 1, 1), sentence.repeat(3, 1, 1), padding.repeat(3, 1),
+                                    stacked_weights(mine_samples(mask))).split(3)
+        separate = three_separate_passes(model, slots, sentence, padding, mask)
+    assert len(separate) == 3
+    for got, expected in zip(separate, batched):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
 CHECKS = {
     "03_gaussian_mask.ipynb": ("half_height_width", check_half_height_width),
     "04_negative_mining.ipynb": ("weighted_summary", check_weighted_summary),
     "05_attention.ipynb": ("masked_attention_weights", check_masked_attention_weights),
     "06_masked_reconstruction.ipynb": ("smoothed_token_loss", check_smoothed_token_loss),
     "07_ivc_loss.ipynb": ("ivc_terms", check_ivc_terms),
+    "08_assembly.ipynb": ("three_separate_passes", check_three_separate_passes),
 }
 
 
