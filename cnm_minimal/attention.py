@@ -116,10 +116,14 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None, memory: torch.Tensor | None = None,
                 memory_padding: torch.Tensor | None = None, self_mask: torch.Tensor | None = None,
-                memory_mask: torch.Tensor | None = None, fast: bool = True) -> torch.Tensor:
-        """``self_mask`` weights this sequence's own keys, ``memory_mask`` the memory's keys."""
-        attended, _ = self.self_attn(x, x, padding, causal=True, mask=self_mask, fast=fast)
-        x = self.self_attn_norm(x + self.dropout(attended))
+                memory_mask: torch.Tensor | None = None, fast: bool = True, last_only: bool = False) -> torch.Tensor:
+        """``self_mask`` weights this sequence's own keys, ``memory_mask`` the memory's keys.
+
+        ``last_only`` computes the output of the last position alone (``[B, 1, d]``): under the causal mask the
+        last position sees every key, so its result is the same, for a fraction of the work."""
+        query = x[:, -1:] if last_only else x
+        attended, _ = self.self_attn(query, x, padding, causal=not last_only, mask=self_mask, fast=fast)
+        x = self.self_attn_norm(query + self.dropout(attended))
         if memory is not None:
             attended, _ = self.cross_attn(x, memory, memory_padding, mask=memory_mask, fast=fast)
             x = self.cross_attn_norm(x + self.dropout(attended))
@@ -128,13 +132,16 @@ class DecoderLayer(nn.Module):
 
 
 class Decoder(nn.Module):
-    """A stack of :class:`DecoderLayer`; the same arguments reach every layer."""
+    """A stack of :class:`DecoderLayer`; the same arguments reach every layer.
+
+    ``last_only=True`` returns only the last position's output ``[B, 1, d]``, computing the last layer for
+    that position alone (the mask generator needs nothing else)."""
 
     def __init__(self, num_layers: int, dim: int, heads: int, dropout: float):
         super().__init__()
         self.layers = nn.ModuleList(DecoderLayer(dim, heads, dropout) for _ in range(num_layers))
 
-    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x, **kwargs)
+    def forward(self, x: torch.Tensor, last_only: bool = False, **kwargs) -> torch.Tensor:
+        for k, layer in enumerate(self.layers):
+            x = layer(x, last_only=last_only and k == len(self.layers) - 1, **kwargs)
         return x

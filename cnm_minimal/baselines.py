@@ -9,6 +9,8 @@ Every number a model reaches must be read next to what needs no model at all:
 * the **temporal prior** (mean training window) predicts, for every query, the average normalised
   start and the average normalised end of the training moments: ``[mean_q s_q, mean_q e_q]``.
   It uses the training annotations only, never the test ones.
+* the **best constant window** is the single window ``[a, b]`` with the highest mean IoU over the
+  training moments, found on a grid: the strongest predictor that ignores both video and sentence.
 """
 
 from __future__ import annotations
@@ -46,3 +48,22 @@ def constant_predictions(window, num_queries: int) -> np.ndarray:
     if window.shape[0] != 1:
         raise ValueError(f"window must be a single [start, end] segment, got {window.shape[0]}")
     return np.repeat(window, num_queries, axis=0)
+
+
+def best_constant_window(train_segments, step: float = 0.01) -> np.ndarray:
+    """The window ``[a, b]`` on a grid of ``step`` that maximises the mean IoU with the training moments."""
+    train = as_segments(train_segments, "train_segments")
+    grid = np.round(np.arange(0.0, 1.0 + step / 2, step), 10)
+    starts, ends = np.meshgrid(grid, grid, indexing="ij")
+    keep = starts < ends
+    a, b = starts[keep], ends[keep]                                   # every candidate window, [W]
+    best, best_score = None, -1.0
+    for chunk in range(0, len(a), 2048):                              # [W_chunk, Q] IoUs without a Python loop over Q
+        ca, cb = a[chunk:chunk + 2048, None], b[chunk:chunk + 2048, None]
+        inter = np.minimum(cb, train[None, :, 1]) - np.maximum(ca, train[None, :, 0])
+        union = np.maximum(cb, train[None, :, 1]) - np.minimum(ca, train[None, :, 0])
+        scores = np.maximum((inter + 1e-10) / (union + 1e-10), 0).mean(axis=1)
+        k = int(scores.argmax())
+        if scores[k] > best_score:
+            best, best_score = np.array([ca[k, 0], cb[k, 0]]), float(scores[k])
+    return best

@@ -91,13 +91,29 @@ class CNM(nn.Module):
         words = torch.cat([start, words[:, 1:]], dim=1)
         return self.frame_proj(self.input_dropout(frames)), self.word_proj(self.input_dropout(words))
 
+    def generator_state(self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor,
+                        fast: bool = True) -> torch.Tensor:
+        """Mask generation up to the head: the state ``h [B, d]`` of the last clip."""
+        padding = ~reconstruction_mask(lengths, words.shape[1])          # slots 0..l are the start and the words
+        query = self.query_decoder(words + self.positions[: words.shape[1]], padding=padding, fast=fast)
+        return self.video_decoder(clips, memory=query, memory_padding=padding, fast=fast, last_only=True)[:, -1]
+
     def generate_mask(self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor,
                       fast: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Mask generation on projected inputs: ``(centre [B], width [B])``."""
-        padding = ~reconstruction_mask(lengths, words.shape[1])          # slots 0..l are the start and the words
-        query = self.query_decoder(words + self.positions[: words.shape[1]], padding=padding, fast=fast)
-        state = self.video_decoder(clips, memory=query, memory_padding=padding, fast=fast)
-        return self.mask_head(state[:, -1])
+        return self.mask_head(self.generator_state(clips, words, lengths, fast))
+
+    def reconstruction_inputs(self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor,
+                              longest: int, masked_positions: torch.Tensor | None = None,
+                              weights: torch.Tensor | None = None, generator: torch.Generator | None = None):
+        """Proposal slots ``[B, P, d]``, the hidden-word sentence ``[B, L, d]`` (positions added, last slot
+        dropped), the loss mask ``[B, L]`` (its complement is the padding) and the hidden positions."""
+        slots = clips[:, proposal_slots(clips.shape[1]).to(clips.device)]
+        if masked_positions is None:
+            masked_positions = choose_masked_positions(weights, lengths, generator)
+        hidden = mask_words(words, masked_positions, self.word_proj(self.mask_token))
+        sentence = (hidden + self.positions[: hidden.shape[1]])[:, :-1]
+        return slots, sentence, reconstruction_mask(lengths, longest), masked_positions
 
     def reconstruct(self, slots: torch.Tensor, words: torch.Tensor, padding: torch.Tensor,
                     weights: torch.Tensor | None, fast: bool = True) -> torch.Tensor:
@@ -106,30 +122,28 @@ class CNM(nn.Module):
         out = self.query_decoder(words, padding=padding, memory=video, memory_mask=weights, fast=fast)
         return self.word_head(out)
 
+    def sentence_losses(self, logits: torch.Tensor, word_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+        """Label-smoothed NLL per sentence (chapter 6) of next-word ``logits``."""
+        return label_smoothed_nll(logits, word_ids, loss_mask, self.config.label_smoothing)
+
     # -- training and inference --------------------------------------------------------------------------
     def forward(self, frames: torch.Tensor, words: torch.Tensor, word_ids: torch.Tensor, lengths: torch.Tensor,
                 weights: torch.Tensor, masked_positions: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, fast: bool = True) -> CNMOutput:
-        """The training forward pass: mask, three reconstructions, losses (``weights`` are the 2/1 masking
-        weights; ``masked_positions`` ``[B, L + 1]`` overrides the random choice of hidden words)."""
+        """The full training forward pass: mask, three reconstructions, both losses (``weights`` are the 2/1
+        masking weights; ``masked_positions`` ``[B, L + 1]`` overrides the random choice of hidden words).
+        The trainer (chapter 9) runs the same pieces, step by step, with only the gradients each step needs."""
         c = self.config
         clips, embedded = self.embed(frames, words)
         centre, width = self.generate_mask(clips, embedded, lengths, fast)
-        slots = clips[:, proposal_slots(clips.shape[1]).to(clips.device)]
+        slots, sentence, loss_mask, masked_positions = self.reconstruction_inputs(
+            clips, embedded, lengths, word_ids.shape[1], masked_positions, weights, generator)
         mask = gaussian_mask(centre, width, slots.shape[1], c.alpha)
-
-        if masked_positions is None:
-            masked_positions = choose_masked_positions(weights, lengths, generator)
-        longest = word_ids.shape[1]
-        hidden = mask_words(embedded, masked_positions, self.word_proj(self.mask_token))
-        sentence = (hidden + self.positions[: hidden.shape[1]])[:, :-1]
-        loss_mask = reconstruction_mask(lengths, longest)
-
         batch = frames.shape[0]
         logits = self.reconstruct(slots.repeat(3, 1, 1), sentence.repeat(3, 1, 1), (~loss_mask).repeat(3, 1),
                                   stacked_weights(mine_samples(mask)), fast)
         positive, hard, easy = logits.split(batch)
-        nll = [label_smoothed_nll(x, word_ids, loss_mask, c.label_smoothing) for x in (positive, hard, easy)]
+        nll = [self.sentence_losses(x, word_ids, loss_mask) for x in (positive, hard, easy)]
         return CNMOutput(centre, width, mask, positive, hard, easy, masked_positions, loss_mask, *nll,
                          reconstruction_loss(nll[0], nll[1]), ivc_loss(*nll, c.beta1, c.beta2))
 

@@ -26,6 +26,7 @@ class SourceListing:
 
     @staticmethod
     def _listing(obj) -> str:
+        obj = inspect.unwrap(obj)                 # decorated functions: show the function as written
         lines, first = inspect.getsourcelines(obj)
         path = Path(inspect.getsourcefile(obj)).resolve()
         if not path.is_relative_to(PACKAGE_ROOT):

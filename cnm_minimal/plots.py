@@ -64,3 +64,47 @@ def plot_video(ax, features: np.ndarray, duration: float, queries: Sequence[Quer
     ax.set_ylim(0, dim * (1.1 + 0.09 * len(queries)))
     ax.set_yticks([0, dim]); ax.set_ylabel("feature dim.")
     ax.set_xlabel("seconds"); ax.set_title(title, fontsize=10, loc="left")
+
+
+def plot_training_curves(axes, history: Sequence[dict], baselines: dict[str, float] | None = None):
+    """Three panels from a run's per-epoch history: losses, validation/test mIoU, mean predicted width."""
+    epochs = [h["epoch"] for h in history]
+    axes[0].plot(epochs, [h["rec_loss"] for h in history], label="L_rec")
+    axes[0].plot(epochs, [h["ivc_loss"] for h in history], label="L_IVC")
+    axes[0].set_title("training losses", fontsize=9); axes[0].legend(fontsize=8); axes[0].set_yscale("log")
+    for split, style in (("val", "-"), ("test", "--")):
+        axes[1].plot(epochs, [100 * h[split]["mIoU"] for h in history], style, label=f"{split} mIoU")
+    for k, (name, value) in enumerate((baselines or {}).items()):
+        axes[1].axhline(100 * value, color=f"C{k + 2}", lw=0.8, ls=":", label=name)
+    axes[1].set_title("mIoU by epoch", fontsize=9); axes[1].legend(fontsize=7)
+    axes[2].plot(epochs, [h["mean_width"] for h in history], color="tab:purple")
+    axes[2].set_title("mean predicted width (test)", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("epoch")
+
+
+def plot_prediction(ax, record: dict, alpha: float = 5.5, title: str = ""):
+    """One test query: its ground truth, the predicted segment and the predicted Gaussian."""
+    grid = np.linspace(0, 1, 200)
+    spread = max(record["width"], 0.1)
+    ax.plot(grid, np.exp(-alpha * (grid - record["centre"]) ** 2 / spread**2), color="tab:blue", lw=1)
+    ax.axvspan(*record["moment"], color="tab:green", alpha=0.25, label="ground truth")
+    ax.axvspan(*record["predicted"], ymax=0.15, color="tab:blue", alpha=0.6, label="prediction")
+    ax.set_xlim(0, 1); ax.set_ylim(0, 1.05); ax.set_yticks([])
+    ax.set_title(title or f"{record['sentence']}  (IoU {record['iou']:.2f})", fontsize=8, loc="left")
+
+
+def plot_accuracy_by(ax, records: Sequence[dict], key: str, bins: np.ndarray, others: dict | None = None):
+    """mIoU by ground-truth moment ``key`` ("length" or "centre"), for the model and optional others."""
+    moments = np.array([r["moment"] for r in records])
+    value = moments[:, 1] - moments[:, 0] if key == "length" else moments.mean(axis=1)
+    which = np.clip(np.digitize(value, bins) - 1, 0, len(bins) - 2)
+    centres = (bins[:-1] + bins[1:]) / 2
+    series = {"model": np.array([r["iou"] for r in records])} | (others or {})
+    for k, (name, ious) in enumerate(series.items()):
+        means = [ious[which == b].mean() if (which == b).any() else np.nan for b in range(len(bins) - 1)]
+        ax.plot(centres, 100 * np.array(means), "o-", color=f"C{k}", label=name)
+    counts = np.bincount(which, minlength=len(bins) - 1)
+    ax.set_xlabel(f"ground-truth moment {key} (fraction of the video)"); ax.set_ylabel("mIoU")
+    ax.set_title(f"by moment {key} (queries per bin: {', '.join(map(str, counts))})", fontsize=8)
+    ax.legend(fontsize=7)

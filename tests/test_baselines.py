@@ -57,3 +57,26 @@ def test_baselines_on_the_real_cnm_split():
     # the random baseline is far below the prior at IoU 0.5 on this benchmark
     assert rnd["R@0.5"] < prior["R@0.5"]
     assert 0.12 < rnd["R@0.5"] < 0.17 and 0.20 < rnd["mIoU"] < 0.23
+
+
+def test_best_constant_window_on_a_small_case():
+    from cnm_minimal.baselines import best_constant_window
+
+    np.testing.assert_allclose(best_constant_window([[0.2, 0.4]] * 3, step=0.1), [0.2, 0.4])
+    window = best_constant_window([[0.0, 0.3], [0.0, 0.4], [0.1, 0.4]], step=0.05)
+    best = localization_metrics(constant_predictions(window, 3), [[0.0, 0.3], [0.0, 0.4], [0.1, 0.4]])["mIoU"]
+    for a in np.arange(0, 1, 0.05):
+        for b in np.arange(a + 0.05, 1.0001, 0.05):
+            other = localization_metrics(constant_predictions([a, min(b, 1)], 3), [[0.0, 0.3], [0.0, 0.4], [0.1, 0.4]])
+            assert other["mIoU"] <= best + 1e-12
+
+
+def test_best_constant_window_on_the_real_cnm_split(real_data):
+    from cnm_minimal.baselines import best_constant_window
+
+    train, test = load_cnm_split("train"), load_cnm_split("test")
+    window = best_constant_window(train)
+    np.testing.assert_allclose(window, [0.0, 0.47])
+    row = localization_metrics(constant_predictions(window, len(test)), test)
+    # ../shared/research/bias-and-learnability.md: 58.1 / 31.7 / 13.2, mIoU 35.9
+    assert [round(100 * row[k], 1) for k in ("R@0.3", "R@0.5", "R@0.7", "mIoU")] == [58.1, 31.7, 13.2, 35.9]

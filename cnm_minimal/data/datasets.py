@@ -34,6 +34,8 @@ class DatasetFiles:
         """The simulator's layout (``python -m cnm_minimal.data.simulate``), e.g. ``data_samples/charades-sta-sim``."""
         root = Path(root)
         splits = {p.stem.removeprefix("charades_sta_"): p for p in sorted(root.glob("charades_sta_*.txt"))}
+        if not splits:
+            raise FileNotFoundError(f"{root}: no charades_sta_<split>.txt files (make data-samples writes the sample)")
         return cls(splits, (root / "durations.csv",), root / "features.hdf5", root / "word_vectors.txt")
 
     @classmethod
