@@ -111,5 +111,5 @@ def test_solution_passes_its_grading_check(notebook):
 
 
 def test_every_component_chapter_has_a_graded_exercise():
-    chapters = sorted(p.name for p in BOOK.glob("0[3-9]_*.ipynb"))
+    chapters = sorted(p.name for p in BOOK.glob("0[3-8]_*.ipynb"))      # chapters 3-8: the components
     assert chapters and set(chapters) <= set(CHECKS)
