@@ -116,8 +116,14 @@ def main() -> None:
         print(f"batch {batch:4d} speed-up {theirs['s_per_iteration'] / ours['s_per_iteration']:.2f}x, "
               f"memory {ours['peak_memory_gb'] / theirs['peak_memory_gb']:.2f}x of the authors'-style step", flush=True)
     if args.json:
+        import platform
+
+        from cnm_minimal.train import TrainConfig, provenance
+
         with open(args.json, "w") as handle:
-            json.dump(rows, handle, indent=1)
+            json.dump({"provenance": provenance(TrainConfig(device=args.device), torch.device(args.device))
+                       | {"machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
+                       "rows": rows}, handle, indent=1)
 
 
 if __name__ == "__main__":

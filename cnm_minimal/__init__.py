@@ -1,6 +1,8 @@
 """cnm_minimal: CNM (Zheng et al., AAAI 2022) rebuilt from scratch, one module per paper component.
 
-Chapter 1 (the task): :mod:`cnm_minimal.metrics`, :mod:`cnm_minimal.baselines`.
+The book's front page maps every chapter to its modules. Data flows one way: ``data`` -> the components
+(``gaussian_mask``, ``negatives``, ``attention``, ``reconstruction``, ``losses``) -> ``model`` -> ``train`` and
+``evaluate`` -> the book (``notebook``, ``plots``, ``widgets``).
 """
 
 __version__ = "0.1.0"

@@ -128,3 +128,17 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path):
     a = json.loads((tmp_path / "reference" / "results.json").read_text())
     b = json.loads((interrupted / "results.json").read_text())
     assert [h["test"] for h in a["history"]] == [h["test"] for h in b["history"]]
+
+
+def test_ablation_runner_writes_one_result_per_run_and_a_table(tmp_path):
+    from cnm_minimal.ablations import VARIANTS, run_ablations
+
+    base = TrainConfig(**TINY, epochs=1, out=str(tmp_path))
+    table = run_ablations(base, [0], tmp_path, variants=["full", "no_hard"])
+    assert set(table) == {"full", "no_hard"} and table["full"]["seeds"] == [0]
+    run = json.loads((tmp_path / "no_hard_seed0.json").read_text())
+    assert run["config"]["use_hard_negative"] is False and "provenance" in run
+    assert set(VARIANTS) == {"full", "no_gaussian", "no_hard", "no_easy", "no_negatives", "joint"}
+    mtime = (tmp_path / "full_seed0.json").stat().st_mtime
+    run_ablations(base, [0], tmp_path, variants=["full"])                 # finished runs are not repeated
+    assert (tmp_path / "full_seed0.json").stat().st_mtime == mtime

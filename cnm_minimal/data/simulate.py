@@ -390,8 +390,10 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal.data.simulate", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sample = sub.add_parser("sample", help="regenerate the small subset committed in data_samples/")
+    sample = sub.add_parser("sample", help="regenerate the small subset committed in data_samples/ (or a larger one)")
     sample.add_argument("--out", default="data_samples/charades-sta-sim")
+    sample.add_argument("--num-videos", type=int, default=SAMPLE["num_videos"])
+    sample.add_argument("--seed", type=int, default=SAMPLE["seed"])
     full = sub.add_parser("full", help="a benchmark of Charades-STA's size (1024-d features)")
     full.add_argument("--out", default="data/charades-sta-sim-full")
     full.add_argument("--real-annotations", default=None,
@@ -401,7 +403,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.command == "sample":
-        manifest = make_sample(args.out)
+        manifest = make_sample(args.out, args.num_videos, args.seed)
     else:
         knobs = FeatureKnobs(dim=args.dim, rows_per_second=args.rows_per_second)
         manifest = make_full(args.out, knobs, args.real_annotations)
