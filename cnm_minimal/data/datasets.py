@@ -31,11 +31,13 @@ class DatasetFiles:
 
     @classmethod
     def simulated(cls, root) -> "DatasetFiles":
-        """The simulator's layout (``python -m cnm_minimal.data.simulate``), e.g. ``data_samples/charades-sta-sim``."""
+        """The simulator's layout (``python -m cnm_minimal.data.simulate``), e.g. ``data_samples/charades-sta-sim``:
+        ``annotations_<split>.txt`` in the Charades-STA text format (named apart from the real files, so that a
+        simulated file is never mistaken for a real one), ``durations.csv``, ``features.hdf5``, ``word_vectors.txt``."""
         root = Path(root)
-        splits = {p.stem.removeprefix("charades_sta_"): p for p in sorted(root.glob("charades_sta_*.txt"))}
+        splits = {p.stem.removeprefix("annotations_"): p for p in sorted(root.glob("annotations_*.txt"))}
         if not splits:
-            raise FileNotFoundError(f"{root}: no charades_sta_<split>.txt files (make data-samples writes the sample)")
+            raise FileNotFoundError(f"{root}: no annotations_<split>.txt files (make data-samples writes the sample)")
         return cls(splits, (root / "durations.csv",), root / "features.hdf5", root / "word_vectors.txt")
 
     @classmethod

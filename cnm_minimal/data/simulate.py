@@ -315,7 +315,7 @@ def write_dataset(out, queries: list[Query], durations: dict[str, float], splits
     if write_annotations:
         for name, vids in splits.items():
             keep = set(vids)
-            path = out / f"charades_sta_{name}.txt"
+            path = out / f"annotations_{name}.txt"
             write_charades_sta(path, [q for q in queries if q.vid in keep])
             files[path.name] = sha256_of(path)
         write_durations(out / "durations.csv", durations)
