@@ -58,8 +58,16 @@ def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list
             config = replace(base, **VARIANTS[name], seed=seed, out=str(out / "runs" / f"{name}_seed{seed}"),
                              progress=False, save_checkpoints=False)
             summary = Trainer(config, data).run()
-            atomic_write_json({k: v for k, v in summary.items() if k != "history"} | {"variant": name}, result)
+            atomic_write_json(portable({k: v for k, v in summary.items() if k != "history"} | {"variant": name}), result)
     return summarise(out)
+
+
+def portable(summary: dict) -> dict:
+    """The run's record without this machine's paths: ``python /abs/path/ablations.py`` becomes ``-m cnm_minimal.ablations``."""
+    command = summary["provenance"]["command"].split(" ")
+    if len(command) > 1 and command[1].endswith("ablations.py"):
+        command[1:2] = ["-m", "cnm_minimal.ablations"]
+    return summary | {"provenance": summary["provenance"] | {"command": " ".join(command)}}
 
 
 def summarise(out: Path) -> dict:
