@@ -207,9 +207,7 @@ def read_cnm_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[
             vid, duration, (start, end), sentence = row
         except (TypeError, ValueError):
             raise AnnotationError(f"{where}: expected [vid, duration, [start, end], sentence], got {row!r}") from None
-        duration = _number(str(duration), "duration", where)
-        queries.append(Query(str(vid), duration, _number(str(start), "start", where),
-                             _number(str(end), "end", where), _check_sentence(str(sentence), where), str(path), index))
+        queries.append(_json_query(vid, duration, start, end, sentence, path, index, where))
     return apply_policy(queries, policy)
 
 
@@ -229,10 +227,14 @@ def read_activitynet_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -
             raise AnnotationError(f"{path}: video {vid} has {len(stamps)} timestamps but {len(sentences)} sentences")
         for (start, end), sentence in zip(stamps, sentences):
             index += 1
-            where = f"{path}:{index} (video {vid})"
-            queries.append(Query(vid, _number(str(duration), "duration", where), _number(str(start), "start", where),
-                                 _number(str(end), "end", where), _check_sentence(sentence, where), str(path), index))
+            queries.append(_json_query(vid, duration, start, end, sentence, path, index, f"{path}:{index} (video {vid})"))
     return apply_policy(queries, policy)
+
+
+def _json_query(vid, duration, start, end, sentence, path: Path, index: int, where: str) -> Query:
+    """A :class:`Query` from json values, each checked; errors name ``where``."""
+    return Query(str(vid), _number(str(duration), "duration", where), _number(str(start), "start", where),
+                 _number(str(end), "end", where), _check_sentence(str(sentence), where), str(path), index)
 
 
 def _load_json(path: Path):
