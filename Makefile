@@ -16,7 +16,7 @@ help:
 	@echo "make check-site  open every built page in headless Chromium and check it (SCREENSHOTS=dir to save PNGs)"
 	@echo "make data-samples regenerate data_samples/charades-sta-sim exactly (simulated)"
 	@echo "make data-full   write a simulated benchmark of Charades-STA's size into data/ (REAL=dir: real annotations)"
-	@echo "make bench       batch-assembly throughput against the authors' way, in one run"
+	@echo "make bench       batch assembly and the train step against the authors' way (each in one run)"
 
 # The virtual environment, with the exact versions of requirements.txt and the package in editable mode.
 $(STAMP): requirements.txt pyproject.toml
@@ -61,6 +61,7 @@ data-full: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_batching.py
+	$(PY) benchmarks/train_step.py --json book/results/benchmarks/train_step_cpu.json
 
 clean:
 	rm -rf _build

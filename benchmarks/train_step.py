@@ -5,10 +5,15 @@ d = 256, 4 heads, 3 + 3 layers (the authors' configuration). One iteration is bo
 
 * ``ours``: the trainer of chapter 9 (step A: L_rec with the positive and hard reconstructions; step B: the
   generator trunk and the hard reconstruction without gradients, only the head learning);
+* ``ours-bf16``: the same with bfloat16 autocast (``--amp``; on a CPU it needs bfloat16 instructions);
 * ``authors'-style``: the same model run the way the authors' code runs it: both steps do the full forward
   with all three reconstructions, and back-propagate through the whole network (their step B did so through
-  the in-place start-token write), clipping over all parameters.
+  the in-place start-token write), clipping over all parameters; attention as explicit matrix products and
+  torch's dropout, as in their modules.
 
+Each row also gives the matrix-product FLOPs of one iteration (``torch.utils.flop_counter``; the fused attention
+kernels are not counted) and the rate attained: the authors'-style step does about 1.7x the work of ours, and on
+a CPU ours runs close to the machine's matrix-product rate, so the FLOPs bound what any further fp32 tuning can buy.
 Every configuration runs in its own subprocess, so the peak memory (CPU: max RSS; CUDA: max allocated) is its own.
 Usage: python benchmarks/train_step.py [--device cpu|cuda] [--threads 2] [--batches 128 32] [--iters 3] [--json OUT]
 """
@@ -23,7 +28,9 @@ import sys
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
+from cnm_minimal import attention
 from cnm_minimal.data.batching import Batch
 from cnm_minimal.train import TrainConfig, Trainer, PreparedData
 
@@ -43,25 +50,35 @@ def synthetic_batch(batch: int, words: int = 7, seed: int = 0) -> Batch:
 
 
 def authors_style_iteration(trainer: Trainer, batch: Batch) -> None:
-    """Both steps: full forward with three reconstructions, backward through everything, clip all parameters."""
+    """Both steps: full forward with three reconstructions, backward through everything, clip all parameters;
+    attention written out with explicit matrix products (``fast=False``, as their fairseq-style module does) and
+    torch's own dropout (see :func:`use_torch_dropout`)."""
     model = trainer.model
     for loss_name, optimizer in (("rec_loss", trainer.optimizers["reconstructor"]),
                                  ("ivc_loss", trainer.optimizers["generator"])):
         out = model(batch.frames, batch.words, batch.word_ids, batch.lengths, batch.weights,
-                    generator=trainer.mask_generator)
+                    generator=trainer.mask_generator, fast=False)
         model.zero_grad(set_to_none=True)
         getattr(out, loss_name).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         optimizer.step()
 
 
+def use_torch_dropout() -> None:
+    """Make the package's dropout modules call ``torch.nn.functional.dropout``, as the authors' code does."""
+    attention.dropout = lambda x, p, training: torch.nn.functional.dropout(x, p, training)
+
+
 def measure(variant: str, batch_size: int, device: str, iters: int) -> dict:
     config = TrainConfig(num_clips=200, hidden=256, heads=4, video_layers=3, query_layers=3, batch_size=batch_size,
-                         device=device, progress=False, save_checkpoints=False)
+                         device=device, progress=False, save_checkpoints=False, amp=variant == "ours-bf16")
     data = PreparedData(_FakeVocabulary(), torch.zeros(1112, 300).numpy(), {}, 1024)
     trainer = Trainer(config, data)
+    if variant == "authors-style":
+        use_torch_dropout()
     batch = synthetic_batch(batch_size).to(trainer.device)
-    step = (lambda: trainer.train_step(batch)) if variant == "ours" else (lambda: authors_style_iteration(trainer, batch))
+    step = ((lambda: authors_style_iteration(trainer, batch)) if variant == "authors-style"
+            else (lambda: trainer.train_step(batch)))
     trainer.model.train()
     step()                                                         # warm-up
     if trainer.device.type == "cuda":
@@ -73,6 +90,9 @@ def measure(variant: str, batch_size: int, device: str, iters: int) -> dict:
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
+    with FlopCounterMode(display=False) as counter:                   # one more step, counted, not timed
+        step()
+    flops = counter.get_total_flops()
     trainer.model.eval()
     with torch.no_grad():
         trainer.model.predict(batch.frames, batch.words, batch.lengths)
@@ -86,6 +106,7 @@ def measure(variant: str, batch_size: int, device: str, iters: int) -> dict:
     seconds = sorted(times)[len(times) // 2]
     return {"variant": variant, "batch": batch_size, "device": str(trainer.device), "threads": torch.get_num_threads(),
             "s_per_iteration": seconds, "samples_per_s": batch_size / seconds, "eval_forward_s": eval_s,
+            "matmul_gflop_per_iteration": flops / 1e9, "attained_gflops": flops / 1e9 / seconds,
             "peak_memory_gb": peak / 1e9}
 
 
@@ -104,17 +125,20 @@ def main() -> None:
         return
     rows = []
     for batch in args.batches:
-        for variant in ("ours", "authors-style"):
+        for variant in ("ours", "ours-bf16", "authors-style"):
             command = [sys.executable, __file__, "--device", args.device, "--threads", str(args.threads),
                        "--iters", str(args.iters), "--one", variant, str(batch)]
             rows.append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout))
             r = rows[-1]
             print(f"batch {batch:4d} {variant:14s} {r['s_per_iteration']:7.2f} s/iteration  {r['samples_per_s']:7.1f} "
-                  f"samples/s  eval {r['eval_forward_s']:6.2f} s  peak {r['peak_memory_gb']:5.2f} GB  ({r['device']}, "
+                  f"samples/s  eval {r['eval_forward_s']:6.2f} s  peak {r['peak_memory_gb']:5.2f} GB  "
+                  f"{r['matmul_gflop_per_iteration']:6.0f} GFLOP ({r['attained_gflops']:5.1f} GFLOP/s)  ({r['device']}, "
                   f"{r['threads']} threads)", flush=True)
-        ours, theirs = rows[-2], rows[-1]
-        print(f"batch {batch:4d} speed-up {theirs['s_per_iteration'] / ours['s_per_iteration']:.2f}x, "
-              f"memory {ours['peak_memory_gb'] / theirs['peak_memory_gb']:.2f}x of the authors'-style step", flush=True)
+        theirs = rows[-1]
+        for ours in rows[-3:-1]:
+            print(f"batch {batch:4d} {ours['variant']}: speed-up {theirs['s_per_iteration'] / ours['s_per_iteration']:.2f}x, "
+                  f"memory {ours['peak_memory_gb'] / theirs['peak_memory_gb']:.2f}x of the authors'-style step",
+                  flush=True)
     if args.json:
         import platform
 

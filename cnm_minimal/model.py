@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from cnm_minimal.attention import Decoder
+from cnm_minimal.attention import Decoder, Dropout
 from cnm_minimal.gaussian_mask import GaussianMaskHead, gaussian_mask, predict_segment, proposal_slots
 from cnm_minimal.losses import ivc_loss, reconstruction_loss
 from cnm_minimal.negatives import mine_samples, stacked_weights
@@ -81,7 +81,7 @@ class CNM(nn.Module):
         self.query_decoder = Decoder(c.query_layers, c.hidden, c.heads, c.dropout)
         self.word_head = nn.Linear(c.hidden, c.vocab_size)
         self.mask_head = GaussianMaskHead(c.hidden, c.max_width)
-        self.input_dropout = nn.Dropout(c.dropout)
+        self.input_dropout = Dropout(c.dropout)
         self.register_buffer("positions", sinusoidal_positions(c.max_words + 1, c.hidden), persistent=False)
 
     # -- the two modes ---------------------------------------------------------------------------------

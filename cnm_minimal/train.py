@@ -84,7 +84,7 @@ class TrainConfig:
     val_fraction: float = 0.1        # carved from train, by video, when the data set has no val split
     seed: int = 0
     device: str = "auto"
-    amp: bool = False                # bfloat16 autocast on CUDA
+    amp: bool = False                # bfloat16 autocast (CUDA, or a CPU with bfloat16 instructions)
     num_workers: int = 0
     cache_features: bool = True
     progress: bool = True
@@ -171,13 +171,19 @@ def atomic_write_json(obj, path: Path) -> None:
 
 
 def provenance(config: TrainConfig, device: torch.device) -> dict:
-    """What is needed to reproduce a run: command, commit, versions, device."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    """What is needed to reproduce a run: command, commit (and whether the work tree differed from it), versions,
+    device."""
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    commit = git("rev-parse", "HEAD") or None
+    changes = git("status", "--porcelain", "--untracked-files=no")
     return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "git_commit": commit,
+            "git_dirty": bool(changes) if commit and changes is not None else None,
             "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
             "threads": torch.get_num_threads(), "seed": config.seed}
@@ -251,8 +257,8 @@ class Trainer:
                                                          weights=batch.weights, generator=self.mask_generator)
 
     def _autocast(self):
-        if self.config.amp and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.config.amp:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     # -- the two steps ---------------------------------------------------------------------------------------

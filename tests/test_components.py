@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from cnm_minimal import attention as attention_module
 from cnm_minimal.attention import (
-    Decoder, MultiheadAttention, attention_bias, mask_conditioned_softmax,
+    Decoder, DecoderLayer, MultiheadAttention, attention_bias, dropout, mask_conditioned_softmax,
 )
 from cnm_minimal.gaussian_mask import GaussianMaskHead, gaussian_mask, predict_segment, proposal_slots
 from cnm_minimal.losses import ivc_loss, reconstruction_loss
@@ -87,6 +88,42 @@ def test_fast_path_equals_from_scratch_path(causal):
     assert (weights[1, :, :, 5:] < 1e-20).all()                     # padded keys get no weight
     if causal:
         assert (weights[0].triu(1) == 0).all()
+
+
+def test_plain_causal_self_attention_fast_equals_from_scratch():
+    attention = MultiheadAttention(16, 4)
+    x = torch.randn(3, 9, 16)
+    fast, _ = attention(x, x, causal=True, fast=True)             # the is_causal kernel path
+    slow, weights = attention(x, x, causal=True, fast=False)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+    assert (weights.triu(1) == 0).all()
+
+
+def test_dropout_distribution_gradient_and_eval_identity():
+    torch.manual_seed(0)
+    x = torch.full((2_000_000,), 3.0, requires_grad=True)
+    y = dropout(x, 0.1, training=True)
+    dropped = y == 0
+    assert abs(dropped.float().mean().item() - 0.1) < 1e-3             # 5 standard deviations is 1e-3
+    torch.testing.assert_close(y[~dropped], torch.full_like(y[~dropped], 3.0 / 0.9))
+    y.sum().backward()
+    assert torch.equal(x.grad == 0, dropped)
+    torch.testing.assert_close(x.grad[~dropped], torch.full_like(x.grad[~dropped], 1 / 0.9))
+    assert dropout(x, 0.1, training=False) is x and dropout(x, 0.0, training=True) is x
+
+    def same_mask_every_call(a):
+        torch.manual_seed(1)
+        return dropout(a, 0.3, training=True)
+
+    assert torch.autograd.gradcheck(same_mask_every_call, (torch.randn(20, dtype=torch.float64, requires_grad=True),))
+
+
+def test_decoder_layer_drops_out_three_sublayer_outputs_and_nothing_else(monkeypatch):
+    calls = []
+    monkeypatch.setattr(attention_module, "dropout", lambda x, p, training: calls.append(tuple(x.shape)) or x)
+    layer = DecoderLayer(16, 4, dropout=0.1).train()
+    layer(torch.randn(2, 5, 16), memory=torch.randn(2, 3, 16))
+    assert calls == [(2, 5, 16)] * 3                             # self-attn, cross-attn, FFN outputs (authors' code)
 
 
 def test_with_a_mask_of_ones_it_is_torch_multihead_attention():
