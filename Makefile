@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NB     ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install book test notebooks lab chromium check-site data-samples data-full bench clean
+.PHONY: help install book test notebooks lab chromium check-site data-samples data-full bench student grade clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (creates .venv and installs on first use)"
@@ -17,6 +17,8 @@ help:
 	@echo "make data-samples regenerate data_samples/charades-sta-sim exactly (simulated)"
 	@echo "make data-full   write a simulated benchmark of Charades-STA's size into data/ (REAL=dir: real annotations)"
 	@echo "make bench       batch assembly and the train step against the authors' way (each in one run)"
+	@echo "make student     write every chapter's student version (solutions removed) into _build/student/"
+	@echo "make grade NB=path/to/notebook.ipynb   run a notebook and grade its exercises"
 
 # The virtual environment, with the exact versions of requirements.txt and the package in editable mode.
 $(STAMP): requirements.txt pyproject.toml
@@ -62,6 +64,13 @@ data-full: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_batching.py
 	$(PY) benchmarks/train_step.py --json book/results/benchmarks/train_step_cpu.json
+
+student: $(STAMP)
+	$(PY) tools/student.py --out _build/student
+
+grade: $(STAMP)
+	@test -n "$(NB)" || (echo "usage: make grade NB=path/to/notebook.ipynb" >&2; exit 2)
+	$(PY) tools/grade.py $(NB)
 
 clean:
 	rm -rf _build

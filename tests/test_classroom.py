@@ -1,0 +1,121 @@
+"""Classroom tooling: student versions (``make student``) and the grader (``make grade``), in both directions."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+sys.path.insert(0, str(ROOT / "tools"))
+import student  # noqa: E402
+from grading_checks import EXERCISES  # noqa: E402
+
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    student.write_student_versions(out, CHAPTERS)
+    return out
+
+
+def _code(notebook: dict, tag: str) -> list[str]:
+    return ["".join(c["source"]) for c in notebook["cells"]
+            if c["cell_type"] == "code" and tag in c["metadata"].get("tags", [])]
+
+
+def test_every_chapter_has_a_student_version_without_solutions(student_dir):
+    for chapter in CHAPTERS:
+        text = (student_dir / "book" / chapter.name).read_text()
+        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, chapter.name
+        assert json.loads(text)["metadata"]["cnm_minimal"] == {"chapter": chapter.stem, "version": "student"}
+    assert (student_dir / "data_samples" / "charades-sta-sim" / "features.hdf5").is_file()
+    assert (student_dir / "book" / "results").is_dir()
+
+
+def test_student_versions_are_deterministic(student_dir, tmp_path):
+    student.write_student_versions(tmp_path, CHAPTERS)
+    for chapter in CHAPTERS:
+        assert (tmp_path / "book" / chapter.name).read_bytes() == (student_dir / "book" / chapter.name).read_bytes()
+
+
+def test_only_solution_cells_lose_their_outputs(student_dir):
+    for chapter in CHAPTERS:
+        original = json.loads(chapter.read_text())["cells"]
+        stripped = json.loads((student_dir / "book" / chapter.name).read_text())["cells"]
+        assert len(original) == len(stripped)
+        for before, after in zip(original, stripped):
+            if "SOLUTION" in "".join(before["source"]):
+                assert after["cell_type"] != "code" or after["outputs"] == []
+            else:
+                assert after == before
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: f"{e.chapter}-{e.name}")
+def test_untouched_student_exercise_fails_with_not_implemented(student_dir, exercise):
+    notebook = json.loads((student_dir / "book" / f"{exercise.chapter}.ipynb").read_text())
+    namespace: dict = {}
+    for source in _code(notebook, "exercise"):
+        try:
+            exec(compile(source, exercise.chapter, "exec"), namespace)
+        except NotImplementedError:
+            pass                                      # the cell's own demo call reaches the student's raise
+    with pytest.raises(NotImplementedError):
+        exercise.check(namespace[exercise.name])
+
+
+def test_strip_code_forms():
+    source = "def f(x):\n    # BEGIN SOLUTION\n    # HINT: double it\n    y = 2 * x\n    return y\n    # END SOLUTION\nz = 3  # SOLUTION\n"
+    stripped, changed = student.strip_code(source, "test")
+    assert changed
+    assert stripped == ('def f(x):\n    # HINT: double it\n    # YOUR CODE HERE\n'
+                        '    raise NotImplementedError("double it")\nraise NotImplementedError('
+                        f'"{student.DEFAULT_HINT}")\n')
+    with pytest.raises(ValueError, match="without END SOLUTION"):
+        student.strip_code("# BEGIN SOLUTION\nx = 1\n", "cell 3")
+    markdown = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "Q?\n\nBEGIN SOLUTION\nA.\nEND SOLUTION\n"}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    assert "".join(student.student_notebook(markdown, "x")["cells"][0]["source"]) == "Q?\n\n*Your answer here.*\n"
+
+
+def test_every_chapter_ends_with_at_least_three_exercises():
+    for chapter in CHAPTERS:
+        cells = json.loads(chapter.read_text())["cells"]
+        markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+        section = next((m.split("## Exercises", 1)[1] for m in reversed(markdown) if "## Exercises" in m), "")
+        assert len(re.findall(r"^\d+\. \*\*", section, re.M)) >= 3, chapter.name
+
+
+def _grade(notebook: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(notebook)],
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_grade_end_to_end_on_the_student_and_the_solution_version(student_dir):
+    untouched = _grade(student_dir / "book" / "03_gaussian_mask.ipynb")
+    assert untouched.returncode == 1, untouched.stdout + untouched.stderr
+    assert "exercise 2 `half_height_width`: TODO 0/1" in untouched.stdout
+    assert "Traceback" not in untouched.stdout and "Total: 0/1" in untouched.stdout
+    solved = _grade(BOOK / "03_gaussian_mask.ipynb")
+    assert solved.returncode == 0, solved.stdout + solved.stderr
+    assert "exercise 2 `half_height_width`: PASS 1/1" in solved.stdout and "Total: 1/1" in solved.stdout
+
+
+def test_grade_explains_a_wrong_answer(student_dir, tmp_path):
+    path = student_dir / "book" / "03_gaussian_mask.ipynb"
+    notebook = json.loads(path.read_text())
+    for cell in notebook["cells"]:
+        if "exercise" in cell["metadata"].get("tags", []):
+            source = "".join(cell["source"]).replace('raise NotImplementedError(', 'return 2 * w  # (')
+            cell["source"] = source
+    wrong = path.with_name("wrong.ipynb")
+    wrong.write_text(json.dumps(notebook))
+    result = _grade(wrong)
+    assert result.returncode == 1
+    assert "FAIL 0/1" in result.stdout and "measured on a fine grid" in result.stdout
+    assert "Traceback" not in result.stdout
