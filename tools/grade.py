@@ -12,7 +12,6 @@ Usage: python tools/grade.py NOTEBOOK [--checks FILE] [--timeout SECONDS]
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -24,9 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MARKER = "CNM-GRADE-RESULT "
 
 _GRADER = '''
-import importlib.util as _u, json as _j, traceback as _t
+import importlib.util as _u, json as _j, sys as _s, traceback as _t
 _spec = _u.spec_from_file_location("_cnm_checks", {checks!r})
-_checks = _u.module_from_spec(_spec); _spec.loader.exec_module(_checks)
+_checks = _s.modules["_cnm_checks"] = _u.module_from_spec(_spec)
+_spec.loader.exec_module(_checks)
 for _e in _checks.exercises_for({chapter!r}, getattr(_checks, "EXERCISES")):
     _r = {{"number": _e.number, "name": _e.name, "points": _e.points}}
     _f = globals().get(_e.name)
@@ -54,13 +54,6 @@ def chapter_of(notebook: nbformat.NotebookNode, path: Path) -> str:
     return notebook.metadata.get("cnm_minimal", {}).get("chapter") or path.stem
 
 
-def load_checks(path: Path):
-    spec = importlib.util.spec_from_file_location("_cnm_checks", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def grade(path: Path, checks: Path, timeout: int = 900) -> tuple[list[dict], list[str]]:
     """Execute ``path`` and run its chapter's checks in the same kernel: (one result per exercise, cell errors)."""
     notebook = nbformat.read(path, as_version=4)
@@ -68,6 +61,7 @@ def grade(path: Path, checks: Path, timeout: int = 900) -> tuple[list[dict], lis
     notebook.cells.append(nbformat.v4.new_code_cell(
         _GRADER.format(checks=str(checks.resolve()), chapter=chapter, marker=MARKER)))
     client = NotebookClient(notebook, timeout=timeout, allow_errors=True, kernel_name="python3",
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(path.resolve().parent)}})
     client.execute()
     errors = [f"cell {n}: {o.get('ename')}: {o.get('evalue')}" for n, cell in enumerate(notebook.cells[:-1])
