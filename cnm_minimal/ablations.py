@@ -11,6 +11,9 @@ Each variant changes one thing of the full model (spec section 0 lists the paper
 * ``no_negatives``: neither (``L_IVC`` falls back to ``L^p``, as the authors' code does without negatives);
 * ``joint``: one optimiser on ``L_rec + L_IVC`` instead of the alternating scheme.
 
+The same runner trains the probe of chapter 11 (``PROBES``: ``clip_positions``, sinusoidal positions on the
+mask generator's clips), e.g. ``--variants full clip_positions``.
+
 ``python -m cnm_minimal.ablations --data DIR --out DIR --seeds 0 1 2 [--field value ...]`` trains every
 variant with every seed and writes one json file per run (the run's summary, with provenance) and an
 ``ablations.json`` table of mean and standard deviation; runs already finished are not repeated.
@@ -36,6 +39,11 @@ VARIANTS: dict[str, dict] = {
     "joint": {"mode": "joint"},
 }
 
+PROBES: dict[str, dict] = {
+    "clip_positions": {"clip_positions": True},
+}
+"""Changes that are not in the paper, run by the same command (chapter 11)."""
+
 PAPER_DIRECTION = {
     "no_gaussian": "lower (ActivityNet: mIoU 34.73 vs 37.14)",
     "no_hard": "lower (Table 4: IoU=0.5 near 31 vs 33.33)",
@@ -55,7 +63,7 @@ def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list
             result = out / f"{name}_seed{seed}.json"
             if result.is_file():
                 continue
-            config = replace(base, **VARIANTS[name], seed=seed, out=str(out / "runs" / f"{name}_seed{seed}"),
+            config = replace(base, **(VARIANTS | PROBES)[name], seed=seed, out=str(out / "runs" / f"{name}_seed{seed}"),
                              progress=False, save_checkpoints=False)
             summary = Trainer(config, data).run()
             atomic_write_json(portable({k: v for k, v in summary.items() if k != "history"} | {"variant": name}), result)
@@ -71,17 +79,23 @@ def portable(summary: dict) -> dict:
 
 
 def summarise(out: Path) -> dict:
-    """Mean and standard deviation over seeds of the selected epoch's test metrics, per variant."""
+    """Mean and standard deviation over seeds of the selected epoch's test metrics, per variant; also on the
+    prior-hard queries and on the time-reversed test split (chapter 11) where the runs recorded them."""
+    parts = {"": "test_at_selected", "prior_hard_": "test_prior_hard_at_selected", "reversed_": "test_reversed_at_selected"}
     table: dict[str, dict] = {}
     for path in sorted(out.glob("*_seed*.json")):
         run = json.loads(path.read_text())
-        table.setdefault(run["variant"], {"seeds": [], "runs": []})
-        table[run["variant"]]["seeds"].append(run["config"]["seed"])
-        table[run["variant"]]["runs"].append(run["test_at_selected"])
+        entry = table.setdefault(run["variant"], {"seeds": []} | {prefix: [] for prefix in parts})
+        entry["seeds"].append(run["config"]["seed"])
+        for prefix, key in parts.items():
+            if key in run:
+                entry[prefix].append(run[key])
     for name, entry in table.items():
-        metrics = entry.pop("runs")
-        entry["mean"] = {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
-        entry["std"] = {k: float(np.std([m[k] for m in metrics])) for k in metrics[0]}
+        for prefix in parts:
+            metrics = entry.pop(prefix)
+            if len(metrics) == len(entry["seeds"]):
+                entry[prefix + "mean"] = {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
+                entry[prefix + "std"] = {k: float(np.std([m[k] for m in metrics])) for k in metrics[0]}
         entry["paper"] = PAPER_DIRECTION.get(name, "")
     atomic_write_json(table, out / "ablations.json")
     return table
@@ -91,7 +105,7 @@ def main(argv=None) -> int:
     parser = config_parser()
     parser.prog = "python -m cnm_minimal.ablations"
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS | PROBES))
     args = vars(parser.parse_args(argv))
     seeds, variants = args.pop("seeds"), args.pop("variants")
     args.pop("resume")

@@ -11,6 +11,9 @@ Every number a model reaches must be read next to what needs no model at all:
   It uses the training annotations only, never the test ones.
 * the **best constant window** is the single window ``[a, b]`` with the highest mean IoU over the
   training moments, found on a grid: the strongest predictor that ignores both video and sentence.
+* the **window by duration** (chapter 11) is a prior that also knows the video's length: the training videos
+  are cut into groups of equal size by duration, each group gets its own best constant window, and a test query
+  gets the window of its video's group.
 """
 
 from __future__ import annotations
@@ -67,3 +70,20 @@ def best_constant_window(train_segments, step: float = 0.01) -> np.ndarray:
         if scores[k] > best_score:
             best, best_score = np.array([ca[k, 0], cb[k, 0]]), float(scores[k])
     return best
+
+
+def window_by_duration(train_segments, train_durations, test_durations, groups: int = 4,
+                       step: float = 0.01) -> np.ndarray:
+    """The prior given only the video's length, ``[Q_test, 2]``: the best constant window of the training
+    queries whose duration falls in the same of ``groups`` equal-count duration groups."""
+    train = as_segments(train_segments, "train_segments")
+    train_durations = np.asarray(train_durations, dtype=np.float64)
+    test_durations = np.asarray(test_durations, dtype=np.float64)
+    if train_durations.shape != (len(train),):
+        raise ValueError(f"train_durations has shape {train_durations.shape}, expected ({len(train)},)")
+    edges = np.quantile(train_durations, np.linspace(0, 1, groups + 1)[1:-1])
+    train_group = np.searchsorted(edges, train_durations, side="right")
+    test_group = np.searchsorted(edges, test_durations, side="right")
+    windows = np.stack([best_constant_window(train[train_group == k] if (train_group == k).any() else train, step)
+                        for k in range(groups)])
+    return windows[test_group]

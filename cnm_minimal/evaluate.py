@@ -18,25 +18,36 @@ from cnm_minimal.metrics import localization_metrics, temporal_iou
 
 
 @torch.no_grad()
-def predict_split(model, loader, device) -> dict[str, np.ndarray]:
-    """Run inference over a loader: predicted segments, centres, widths, ground truth and dataset indices."""
+def predict_split(model, loader, device, reverse_time: bool = False) -> dict[str, np.ndarray]:
+    """Run inference over a loader: predicted segments, centres, widths, ground truth and dataset indices.
+
+    ``reverse_time`` plays every video backwards (its clips in reverse order) and mirrors its moment to
+    ``[1 - e, 1 - s]`` (chapter 11): a model that reads the clips follows the moment."""
     model.eval()
     parts: dict[str, list] = {"predicted": [], "centre": [], "width": [], "moment": [], "index": []}
     for batch in loader:
         batch = batch.to(device)
-        clips, words = model.embed(batch.frames, batch.words)
+        frames, moments = batch.frames, batch.moments
+        if reverse_time:
+            frames, moments = frames.flip(1), torch.stack([1 - moments[:, 1], 1 - moments[:, 0]], dim=1)
+        clips, words = model.embed(frames, batch.words)
         centre, width = model.generate_mask(clips, words, batch.lengths)
         parts["predicted"].append(predict_segment(centre, width).float().cpu())
         parts["centre"].append(centre.float().cpu())
         parts["width"].append(width.float().cpu())
-        parts["moment"].append(batch.moments.cpu())
+        parts["moment"].append(moments.cpu())
         parts["index"].append(batch.index.cpu())
     return {k: torch.cat(v).numpy() for k, v in parts.items()}
 
 
-def evaluate_predictions(predictions: dict[str, np.ndarray]) -> dict[str, float]:
-    """The table row (R@1 at each IoU threshold and mIoU, fractions) of a :func:`predict_split` result."""
-    return localization_metrics(np.clip(predictions["predicted"], 0, 1), predictions["moment"])
+def evaluate_predictions(predictions: dict[str, np.ndarray], keep: np.ndarray | None = None) -> dict[str, float]:
+    """The table row (R@1 at each IoU threshold and mIoU, fractions) of a :func:`predict_split` result, over
+    every query or over those where ``keep[index]`` is True (``keep`` is indexed by dataset index)."""
+    predicted, moments = np.clip(predictions["predicted"], 0, 1), predictions["moment"]
+    if keep is not None:
+        rows = np.asarray(keep)[predictions["index"].astype(np.int64)]
+        predicted, moments = predicted[rows], moments[rows]
+    return localization_metrics(predicted, moments)
 
 
 def save_predictions(path, predictions: dict[str, np.ndarray], queries) -> None:

@@ -51,6 +51,7 @@ class CNMConfig:
     beta2: float = 0.15
     label_smoothing: float = 0.1
     max_words: int = 20
+    clip_positions: bool = False      # probe (chapter 11), not in the authors' model: see generator_state
 
 
 class CNMOutput(NamedTuple):
@@ -93,7 +94,12 @@ class CNM(nn.Module):
 
     def generator_state(self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor,
                         fast: bool = True) -> torch.Tensor:
-        """Mask generation up to the head: the state ``h [B, d]`` of the last clip."""
+        """Mask generation up to the head: the state ``h [B, d]`` of the last clip.
+
+        The authors' clips carry no position encoding; with ``clip_positions`` (the probe of chapter 11) clip i
+        gets the sinusoidal encoding of position i + 1 here, in the mask generator only."""
+        if self.config.clip_positions:
+            clips = clips + sinusoidal_positions(clips.shape[1] + 1, clips.shape[2])[1:].to(clips)
         padding = ~reconstruction_mask(lengths, words.shape[1])          # slots 0..l are the start and the words
         query = self.query_decoder(words + self.positions[: words.shape[1]], padding=padding, fast=fast)
         return self.video_decoder(clips, memory=query, memory_padding=padding, fast=fast, last_only=True)[:, -1]

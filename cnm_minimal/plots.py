@@ -108,3 +108,31 @@ def plot_accuracy_by(ax, records: Sequence[dict], key: str, bins: np.ndarray, ot
     ax.set_xlabel(f"ground-truth moment {key} (fraction of the video)"); ax.set_ylabel("mIoU")
     ax.set_title(f"by moment {key} (queries per bin: {', '.join(map(str, counts))})", fontsize=8)
     ax.legend(fontsize=7)
+
+
+def plot_moment_distributions(axes, summaries: dict[str, dict]):
+    """Three panels (start, end, length) of :func:`cnm_minimal.bias.distribution_summary` results, one line
+    per named set, as the fraction of its queries in each bin."""
+    for ax, part in zip(axes, ("start", "end", "length")):
+        for name, summary in summaries.items():
+            counts = np.asarray(summary[part]["histogram"], dtype=float)
+            edges = np.linspace(0, 1, summary["bins"] + 1)
+            ax.step(edges[:-1], counts / counts.sum(), where="post", label=name)
+        ax.set_xlabel(f"normalised {part}")
+        ax.set_xlim(0, 1)
+    axes[0].set_ylabel("fraction of queries")
+    axes[-1].legend(fontsize=8)
+
+
+def plot_metric_groups(ax, groups: dict[str, dict[str, tuple[float, float]]], ylabel: str = "mIoU"):
+    """Grouped bars with error bars: ``groups[group][series] = (mean, std)``, in percent."""
+    names = list(groups)
+    series = list(next(iter(groups.values())))
+    width = 0.8 / len(series)
+    for k, s in enumerate(series):
+        means = [100 * groups[g][s][0] for g in names]
+        stds = [100 * groups[g][s][1] for g in names]
+        ax.bar(np.arange(len(names)) + (k - (len(series) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=s)
+    ax.set_xticks(np.arange(len(names)), names)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)

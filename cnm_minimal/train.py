@@ -40,6 +40,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from cnm_minimal.baselines import best_constant_window
+from cnm_minimal.bias import prior_hard
 from cnm_minimal.data.annotations import Query
 from cnm_minimal.data.batching import Collate, MomentDataset
 from cnm_minimal.data.datasets import DatasetFiles, embeddings_for
@@ -79,6 +81,8 @@ class TrainConfig:
     use_hard_negative: bool = True
     use_easy_negative: bool = True
     mask_shape: Literal["gaussian", "box"] = "gaussian"
+    # probe (chapter 11): sinusoidal positions added to the clips of the mask generator (not in the authors' model)
+    clip_positions: bool = False
     # selection and bookkeeping
     select_on: Literal["val", "test"] = "val"
     val_fraction: float = 0.1        # carved from train, by video, when the data set has no val split
@@ -199,7 +203,8 @@ class Trainer:
         self.model = CNM(CNMConfig(frame_dim=self.data.feature_dim, word_dim=self.data.embeddings.shape[1],
                                    vocab_size=len(self.data.vocabulary), hidden=c.hidden, heads=c.heads,
                                    video_layers=c.video_layers, query_layers=c.query_layers, dropout=c.dropout,
-                                   alpha=c.alpha, max_width=c.max_width, max_words=c.max_words)).to(self.device)
+                                   alpha=c.alpha, max_width=c.max_width, max_words=c.max_words,
+                                   clip_positions=c.clip_positions)).to(self.device)
         head = list(self.model.mask_head.parameters())
         head_ids = {id(p) for p in head}
         self.reconstructor_params = [p for p in self.model.parameters() if id(p) not in head_ids]
@@ -215,6 +220,10 @@ class Trainer:
         self.out = Path(c.out)
         self.epoch, self.updates, self.history, self.best = 0, 0, [], None
         self.mask_generator = torch.Generator()
+        if {"train", "test"} <= set(self.data.splits):       # chapter 11: where the best constant window fails
+            moments = {k: np.array([q.moment for q in self.data.splits[k].queries]).reshape(-1, 2) for k in ("train", "test")}
+            self.constant_window = best_constant_window(moments["train"])
+            self.prior_hard = prior_hard(moments["test"], self.constant_window)
 
     # -- masks and objectives ---------------------------------------------------------------------------
     def mask(self, centre: torch.Tensor, width: torch.Tensor, slots: int) -> torch.Tensor:
@@ -328,8 +337,8 @@ class Trainer:
                                            generator=torch.Generator().manual_seed(seed),
                                            pin_memory=self.device.type == "cuda")
 
-    def evaluate(self, split: str):
-        predictions = predict_split(self.model, self.loader(split, shuffle=False), self.device)
+    def evaluate(self, split: str, reverse_time: bool = False):
+        predictions = predict_split(self.model, self.loader(split, shuffle=False), self.device, reverse_time)
         return evaluate_predictions(predictions), predictions
 
     def state(self) -> dict:
@@ -381,7 +390,9 @@ class Trainer:
         test, test_predictions = self.evaluate("test")
         record = {"epoch": self.epoch, "updates": self.updates, "rec_loss": float(losses[0]), "ivc_loss": float(losses[1]),
                   "lr": float(next(iter(self.schedulers.values())).get_last_lr()[0]),
-                  "mean_width": float(test_predictions["width"].mean()), "val": val, "test": test, "wall_s": wall}
+                  "mean_width": float(test_predictions["width"].mean()), "val": val, "test": test,
+                  "test_prior_hard": evaluate_predictions(test_predictions, self.prior_hard),
+                  "test_reversed": self.evaluate("test", reverse_time=True)[0], "wall_s": wall}
         self.history.append(record)
         chosen = record[c.select_on]["mIoU"]
         if self.best is None or chosen > self.best["score"]:
@@ -403,6 +414,9 @@ class Trainer:
                 "epochs_run": self.epoch, "updates": self.updates, "wall_s": self.history[-1]["wall_s"],
                 "selected_on": self.config.select_on, "selected_epoch": chosen["epoch"],
                 "val_at_selected": chosen["val"], "test_at_selected": chosen["test"],
+                "constant_window": [float(x) for x in self.constant_window],
+                "test_prior_hard_at_selected": chosen["test_prior_hard"], "prior_hard_count": int(self.prior_hard.sum()),
+                "test_reversed_at_selected": chosen["test_reversed"],
                 "best_test_epoch": by_test["epoch"], "test_at_best_test_epoch": by_test["test"],
                 "history": self.history}
 

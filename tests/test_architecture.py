@@ -10,7 +10,7 @@ LAYERS = [
      "data.download"},
     {"gaussian_mask", "negatives", "attention", "reconstruction", "losses"},
     {"model"},
-    {"evaluate", "train"},
+    {"evaluate", "bias", "train"},
     {"ablations"},
     {"notebook", "plots", "widgets"},
 ]

@@ -85,6 +85,10 @@ def test_checkpoints_load_with_weights_only_and_selection_is_recorded(data, tmp_
     lines = (tmp_path / "predictions_test.jsonl").read_text().splitlines()
     assert len(lines) == len(data.splits["test"]) and {"vid", "predicted", "moment", "iou"} <= set(json.loads(lines[0]))
     assert summary["epochs_run"] == 2
+    chosen = results["history"][results["selected_epoch"] - 1]               # chapter 11's metrics, every epoch
+    assert results["test_prior_hard_at_selected"] == chosen["test_prior_hard"]
+    assert results["test_reversed_at_selected"] == chosen["test_reversed"]
+    assert 0 < results["prior_hard_count"] < len(data.splits["test"]) and len(results["constant_window"]) == 2
 
 
 def test_joint_mode_uses_one_optimiser(data, tmp_path):
@@ -139,6 +143,7 @@ def test_ablation_runner_writes_one_result_per_run_and_a_table(tmp_path):
     run = json.loads((tmp_path / "no_hard_seed0.json").read_text())
     assert run["config"]["use_hard_negative"] is False and "provenance" in run
     assert set(VARIANTS) == {"full", "no_gaussian", "no_hard", "no_easy", "no_negatives", "joint"}
+    assert set(table["full"]) >= {"mean", "prior_hard_mean", "reversed_mean", "std", "prior_hard_std", "reversed_std"}
     mtime = (tmp_path / "full_seed0.json").stat().st_mtime
     run_ablations(base, [0], tmp_path, variants=["full"])                 # finished runs are not repeated
     assert (tmp_path / "full_seed0.json").stat().st_mtime == mtime

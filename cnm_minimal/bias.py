@@ -1,0 +1,178 @@
+"""How much of a score is the dataset: the temporal bias of an annotation set, and evaluation where it fails
+(chapter 11).
+
+A moment localisation benchmark is biased when *where* a moment is can be guessed without the video. This module
+measures that for any annotation set, real or simulated:
+
+* the distributions of the normalised starts, ends and lengths;
+* the scores of the baselines that never look at the video (:mod:`cnm_minimal.baselines`), all chosen on the
+  training split and scored on the test split;
+* the **prior-hard** test queries, those where the best constant window reaches IoU < 0.3 with the annotation:
+
+      H = { q : IoU([a*, b*], [s_q, e_q]) < 0.3 },   [a*, b*] = argmax_[a,b] mean_{q in train} IoU([a, b], [s_q, e_q])
+
+  a model that learned only the prior fails on them, so their metrics measure what it learned from the video;
+* :func:`time_reversed`: where a moment lies when its video is played backwards, ``[1 - e, 1 - s]``. A model that
+  reads the clips follows the moment; one that learned "moments start early" does not.
+
+``python -m cnm_minimal.bias --train FILE --test FILE [--durations CSV ...]`` prints the report of any annotation
+files; ``--charades DIR`` the report of the real Charades-STA files (CNM's split against the original one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cnm_minimal.baselines import (
+    best_constant_window, constant_predictions, mean_training_window, random_segments, window_by_duration,
+)
+from cnm_minimal.data.annotations import (
+    AnnotationPolicy, Query, read_activitynet_json, read_charades_sta, read_cnm_json, read_durations,
+)
+from cnm_minimal.metrics import as_segments, localization_metrics, temporal_iou
+
+PRIOR_HARD_IOU = 0.3
+"""A test query is prior-hard when the best constant window's IoU with it is below this."""
+
+
+def moments_of(queries: list[Query]) -> np.ndarray:
+    """The normalised moments ``[Q, 2]`` of a list of queries."""
+    return np.array([q.moment for q in queries], dtype=np.float64).reshape(-1, 2)
+
+
+def prior_hard(test_moments, window, threshold: float = PRIOR_HARD_IOU) -> np.ndarray:
+    """Boolean ``[Q]``: the queries on which the constant ``window`` reaches IoU below ``threshold``."""
+    test = as_segments(test_moments, "test_moments")
+    return temporal_iou(constant_predictions(window, len(test)), test) < threshold
+
+
+def time_reversed(moments) -> np.ndarray:
+    """``[1 - e, 1 - s]`` for each moment: its place when the video is played backwards."""
+    moments = as_segments(moments, "moments")
+    return np.stack([1.0 - moments[:, 1], 1.0 - moments[:, 0]], axis=1)
+
+
+def distribution_summary(moments, bins: int = 20) -> dict:
+    """Counts in ``bins`` equal bins of [0, 1], mean and median of the normalised starts, ends and lengths."""
+    moments = as_segments(moments, "moments")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    parts = {"start": moments[:, 0], "end": moments[:, 1], "length": moments[:, 1] - moments[:, 0]}
+    return {"count": len(moments), "bins": bins} | {
+        name: {"mean": round(float(v.mean()), 6), "median": round(float(np.median(v)), 6),
+               "histogram": np.histogram(np.clip(v, 0.0, 1.0), edges)[0].tolist()}
+        for name, v in parts.items()}
+
+
+def _rounded(row: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 6) for k, v in row.items()}
+
+
+def baseline_table(train: list[Query], test: list[Query], step: float = 0.01, random_seeds: int = 100) -> dict:
+    """Every video-blind baseline, chosen on ``train``, scored on all of ``test`` and on its prior-hard queries."""
+    train_m, test_m = moments_of(train), moments_of(test)
+    window = best_constant_window(train_m, step)
+    hard = prior_hard(test_m, window)
+    fixed = {
+        "mean training window": constant_predictions(mean_training_window(train_m), len(test_m)),
+        "best constant window": constant_predictions(window, len(test_m)),
+        "window by duration": window_by_duration(train_m, [q.duration for q in train], [q.duration for q in test],
+                                                 step=step),
+    }
+    rows = {}
+    randoms = [random_segments(len(test_m), seed) for seed in range(random_seeds)]
+    rows[f"random (mean of {random_seeds} seeds)"] = {
+        part: _rounded({k: np.mean([localization_metrics(r[keep], test_m[keep])[k] for r in randoms])
+                        for k in localization_metrics(randoms[0][:1], test_m[:1])})
+        for part, keep in (("all", slice(None)), ("prior_hard", hard))}
+    for name, predicted in fixed.items():
+        rows[name] = {"all": _rounded(localization_metrics(predicted, test_m)),
+                      "prior_hard": _rounded(localization_metrics(predicted[hard], test_m[hard]))}
+    return {"window": [round(float(x), 6) for x in window], "test_count": len(test_m),
+            "prior_hard_count": int(hard.sum()), "rows": rows}
+
+
+def bias_report(train: list[Query], test: list[Query], step: float = 0.01) -> dict:
+    """Distributions of both splits and the baseline table (:func:`baseline_table`)."""
+    return {"distributions": {"train": distribution_summary(moments_of(train)),
+                              "test": distribution_summary(moments_of(test))}} | baseline_table(train, test, step)
+
+
+def charades_sta_report(directory, step: float = 0.01) -> dict:
+    """The report on the real Charades-STA files in ``directory`` (the layout of ``download get charades-sta``):
+    CNM's filtered split (``cnm_train.json`` / ``cnm_test.json``), and the same constant window on the original
+    test split (``charades_sta_test.txt``, ends after the video clipped to its length)."""
+    directory = Path(directory)
+    cnm_train, _ = read_cnm_json(directory / "cnm_train.json")
+    cnm_test, _ = read_cnm_json(directory / "cnm_test.json")
+    durations = read_durations(directory / "Charades_v1_train.csv", directory / "Charades_v1_test.csv")
+    clipped = AnnotationPolicy(end_after_duration="clip", start_after_end="drop")
+    original_test, report = read_charades_sta(directory / "charades_sta_test.txt", durations, clipped)
+    cnm = bias_report(cnm_train, cnm_test, step)
+    window = np.array(cnm["window"])
+    original = _rounded(localization_metrics(constant_predictions(window, len(original_test)), moments_of(original_test)))
+    return {"cnm_split": cnm, "original_test": {"count": len(original_test), "ends_clipped": len(report.clipped),
+                                                "same_window": original}}
+
+
+def _read(path: Path, durations: dict[str, float] | None) -> list[Query]:
+    if path.suffix == ".txt":
+        if durations is None:
+            raise SystemExit(f"{path}: a Charades-STA text file needs --durations (the Charades CSV files)")
+        return read_charades_sta(path, durations, AnnotationPolicy(end_after_duration="clip", start_after_end="drop"))[0]
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    reader = read_cnm_json if isinstance(rows, list) else read_activitynet_json
+    return reader(path)[0]
+
+
+def format_table(table: dict) -> str:
+    """The baseline table as text: R@0.3, R@0.5, R@0.7, mIoU on all queries, mIoU on the prior-hard ones (percent)."""
+    lines = [f"best constant window (chosen on train): {table['window']}; {table['prior_hard_count']} of "
+             f"{table['test_count']} test queries are prior-hard (IoU < {PRIOR_HARD_IOU} with it)",
+             f"{'':30s} {'R@0.3':>6} {'R@0.5':>6} {'R@0.7':>6} {'mIoU':>6}   mIoU prior-hard"]
+    for name, row in table["rows"].items():
+        a = row["all"]
+        lines.append(f"{name:30s} {100 * a['R@0.3']:6.1f} {100 * a['R@0.5']:6.1f} {100 * a['R@0.7']:6.1f} "
+                     f"{100 * a['mIoU']:6.1f}   {100 * row['prior_hard']['mIoU']:6.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnm_minimal.bias", description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, help="training annotations (.txt Charades-STA, CNM or ActivityNet json)")
+    parser.add_argument("--test", type=Path, help="test annotations, same formats")
+    parser.add_argument("--durations", type=Path, nargs="*", help="Charades CSV files with video lengths (for .txt)")
+    parser.add_argument("--charades", type=Path, help="a folder with the real Charades-STA files (CNM vs original split)")
+    parser.add_argument("--step", type=float, default=0.01, help="grid step of the constant-window search")
+    parser.add_argument("--json", type=Path, help="also write the report to this file")
+    args = parser.parse_args(argv)
+    if args.charades:
+        report = charades_sta_report(args.charades, args.step)
+        print(format_table(report["cnm_split"]))
+        print(f"the same window on the original test split ({report['original_test']['count']} queries): "
+              f"mIoU {100 * report['original_test']['same_window']['mIoU']:.1f}")
+    elif args.train and args.test:
+        durations = read_durations(*args.durations) if args.durations else None
+        report = bias_report(_read(args.train, durations), _read(args.test, durations), args.step)
+        print(format_table(report))
+    else:
+        parser.error("give --train and --test, or --charades")
+    if args.json:
+        command = "python -m cnm_minimal.bias " + " ".join(argv if argv is not None else sys.argv[1:])
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_name(f".{args.json.name}.tmp")
+        tmp.write_text(json.dumps(report | {"provenance": {"command": command, "git_commit": commit}}, indent=1) + "\n",
+                       encoding="utf-8")
+        tmp.replace(args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
