@@ -56,7 +56,10 @@ from cnm_minimal.model import CNM, CNMConfig
 class TrainConfig:
     """Everything a run depends on; any field can be overridden on the command line (``--field value``)."""
 
-    data: str = "data_samples/charades-sta-sim"   # a folder in the simulator's layout
+    data: str = "data_samples/charades-sta-sim"   # a folder: the simulator's layout, or the authors' json splits
+    feature_file: str = ""           # real data: the HDF5 file's name in ``data`` (e.g. i3d_features.hdf5)
+    feature_layout: Literal["flat", "c3d"] = "flat"   # "c3d": ActivityNet's file[vid]["c3d_features"]
+    word_vectors: str = ""           # real data: GloVe text or .npz (e.g. data/glove/glove.6B.300d.txt)
     out: str = "runs/sample"
     # model (chapter 8); the authors' Charades values are hidden 256, 3 + 3 layers, 200 clips
     num_clips: int = 64
@@ -113,7 +116,7 @@ class PreparedData:
 
 def prepare_data(config: TrainConfig) -> PreparedData:
     """Read the data set of ``config.data``: vocabulary from the training sentences, the three splits."""
-    files = DatasetFiles.simulated(config.data)
+    files = DatasetFiles.detect(config.data, config.feature_file, config.word_vectors, config.feature_layout)
     train, _ = files.queries("train")
     if "val" in files.annotations:
         val, _ = files.queries("val")
@@ -146,7 +149,21 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device(name: str) -> torch.device:
-    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+    """``auto``: CUDA if present (under torchrun, the process's own GPU, ``LOCAL_RANK``), else the CPU."""
+    if name == "auto":
+        name = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def distributed_context() -> tuple[int, int]:
+    """``(rank, world size)``; under ``torchrun`` (``WORLD_SIZE`` > 1) it joins the process group, NCCL on GPUs,
+    gloo on CPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return torch.distributed.get_rank(), world
 
 
 @contextlib.contextmanager
@@ -197,7 +214,10 @@ def provenance(config: TrainConfig, device: torch.device) -> dict:
 class Trainer:
     def __init__(self, config: TrainConfig, data: PreparedData | None = None):
         self.config = c = config
+        self.rank, self.world = distributed_context()
         self.device = pick_device(c.device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
         self.data = data or prepare_data(c)
         seed_everything(c.seed)
         self.model = CNM(CNMConfig(frame_dim=self.data.feature_dim, word_dim=self.data.embeddings.shape[1],
@@ -205,6 +225,9 @@ class Trainer:
                                    video_layers=c.video_layers, query_layers=c.query_layers, dropout=c.dropout,
                                    alpha=c.alpha, max_width=c.max_width, max_words=c.max_words,
                                    clip_positions=c.clip_positions)).to(self.device)
+        if self.world > 1:                               # every process starts from rank 0's parameters
+            for tensor in self.model.state_dict().values():
+                torch.distributed.broadcast(tensor, src=0)
         head = list(self.model.mask_head.parameters())
         head_ids = {id(p) for p in head}
         self.reconstructor_params = [p for p in self.model.parameters() if id(p) not in head_ids]
@@ -281,6 +304,7 @@ class Trainer:
             rec = self.rec_objective(self._reconstruct(batch, slots, sentence, loss_mask, samples))
         optimizer.zero_grad(set_to_none=True)
         rec.backward()
+        self.average_gradients(self.reconstructor_params)
         torch.nn.utils.clip_grad_norm_(self.reconstructor_params, self.config.clip_norm)
         optimizer.step()
         return rec.item()
@@ -301,6 +325,7 @@ class Trainer:
             ivc = self.ivc_objective(nll)
         optimizer.zero_grad(set_to_none=True)
         ivc.backward()
+        self.average_gradients(self.generator_params)
         torch.nn.utils.clip_grad_norm_(self.generator_params, self.config.clip_norm)
         optimizer.step()
         return ivc.item()
@@ -315,9 +340,33 @@ class Trainer:
             rec, ivc = self.rec_objective(nll), self.ivc_objective(nll)
         optimizer.zero_grad(set_to_none=True)
         (rec + ivc).backward()
+        self.average_gradients(list(self.model.parameters()))
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
         optimizer.step()
         return rec.item(), ivc.item()
+
+    # -- several processes (torchrun) ------------------------------------------------------------------------
+    def average_gradients(self, parameters) -> None:
+        """Data parallelism: average this step's gradients over the processes (one all-reduce of one flat buffer),
+        so that every process takes the same step. This is what ``DistributedDataParallel`` does inside; the two
+        alternating steps, each with its own frozen parameters and no single ``forward``, do not fit its wrapper."""
+        if self.world == 1:
+            return
+        grads = [p.grad for p in parameters if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= self.world
+        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(part.view_as(g))
+
+    def ranks_in_sync(self) -> bool:
+        """True when every process holds the same parameters (a float64 checksum, gathered from all of them)."""
+        if self.world == 1:
+            return True
+        checksum = torch.stack([p.detach().double().sum() for p in self.model.parameters()]).to(self.device)
+        gathered = [torch.zeros_like(checksum) for _ in range(self.world)]
+        torch.distributed.all_gather(gathered, checksum)
+        return all(torch.equal(gathered[0], g) for g in gathered[1:])
 
     def train_step(self, batch) -> tuple[float, float]:
         self.model.train()
@@ -332,7 +381,15 @@ class Trainer:
 
     # -- epochs, evaluation, checkpoints ----------------------------------------------------------------------
     def loader(self, split: str, shuffle: bool, seed: int = 0):
-        return torch.utils.data.DataLoader(self.data.splits[split], batch_size=self.config.batch_size, shuffle=shuffle,
+        """Batches of a split; in training under torchrun each process reads its own share (a distributed
+        sampler) in batches of ``batch_size / world size``, so the global batch stays ``batch_size``."""
+        dataset = self.data.splits[split]
+        if shuffle and self.world > 1:
+            sampler = torch.utils.data.DistributedSampler(dataset, self.world, self.rank, shuffle=True, seed=seed)
+            return torch.utils.data.DataLoader(dataset, batch_size=max(self.config.batch_size // self.world, 1),
+                                               sampler=sampler, collate_fn=self.collate,
+                                               num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda")
+        return torch.utils.data.DataLoader(dataset, batch_size=self.config.batch_size, shuffle=shuffle,
                                            collate_fn=self.collate, num_workers=self.config.num_workers,
                                            generator=torch.Generator().manual_seed(seed),
                                            pin_memory=self.device.type == "cuda")
@@ -368,17 +425,17 @@ class Trainer:
         start = time.perf_counter() - (self.history[-1]["wall_s"] if self.history else 0.0)
         while self.epoch < c.epochs:
             epoch_seed = c.seed * 1000 + self.epoch
-            seed_everything(epoch_seed)
-            self.mask_generator.manual_seed(epoch_seed + 500)
+            seed_everything(epoch_seed + 7919 * self.rank)           # each process its own dropout and masks
+            self.mask_generator.manual_seed(epoch_seed + 500 + 7919 * self.rank)
             totals, steps = np.zeros(2), 0
             batches = self.loader("train", shuffle=True, seed=epoch_seed)
-            if c.progress:
+            if c.progress and self.rank == 0:
                 from tqdm import tqdm
                 batches = tqdm(batches, desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False)
             for batch in batches:
                 totals += self.train_step(batch.to(self.device, non_blocking=True))
                 steps += 1
-                if c.progress:
+                if c.progress and self.rank == 0:
                     batches.set_postfix(rec=f"{totals[0] / steps:.3f}", ivc=f"{totals[1] / steps:.3f}")
             self.epoch += 1
             self.end_of_epoch(totals / max(steps, 1), time.perf_counter() - start)
@@ -393,17 +450,23 @@ class Trainer:
                   "mean_width": float(test_predictions["width"].mean()), "val": val, "test": test,
                   "test_prior_hard": evaluate_predictions(test_predictions, self.prior_hard),
                   "test_reversed": self.evaluate("test", reverse_time=True)[0], "wall_s": wall}
+        if self.world > 1:
+            record |= {"world_size": self.world, "ranks_in_sync": self.ranks_in_sync()}
         self.history.append(record)
         chosen = record[c.select_on]["mIoU"]
         if self.best is None or chosen > self.best["score"]:
             self.best = {"epoch": self.epoch, "score": chosen}
-            if c.save_checkpoints:
+            if c.save_checkpoints and self.rank == 0:
                 atomic_save({"model": self.model.state_dict(), "config": asdict(c), "epoch": self.epoch},
                             self.out / "best.pt")
-            save_predictions(self.out / "predictions_test.jsonl", test_predictions, self.data.splits["test"].queries)
-        if c.save_checkpoints:
-            atomic_save(self.state(), self.out / "last.pt")
-        atomic_write_json(self.summary(), self.out / "results.json")
+            if self.rank == 0:
+                save_predictions(self.out / "predictions_test.jsonl", test_predictions, self.data.splits["test"].queries)
+        if self.rank == 0:                               # one process writes (all hold the same parameters)
+            if c.save_checkpoints:
+                atomic_save(self.state(), self.out / "last.pt")
+            atomic_write_json(self.summary(), self.out / "results.json")
+        if self.world > 1:
+            torch.distributed.barrier()
 
     def summary(self) -> dict:
         if not self.history:
@@ -435,12 +498,18 @@ def config_parser(defaults: TrainConfig | None = None) -> argparse.ArgumentParse
     return parser
 
 
-def main(argv=None) -> int:
-    args = vars(config_parser().parse_args(argv))
+def run_from_arguments(args: dict) -> int:
+    """Train with the parsed ``--field value`` arguments (plus ``resume``); prints the selected epoch's metrics."""
     resume = args.pop("resume")
-    summary = Trainer(TrainConfig(**args)).run(resume=resume)
-    print(json.dumps({k: summary[k] for k in ("selected_epoch", "val_at_selected", "test_at_selected", "wall_s")}))
+    trainer = Trainer(TrainConfig(**args))
+    summary = trainer.run(resume=resume)
+    if trainer.rank == 0:
+        print(json.dumps({k: summary[k] for k in ("selected_epoch", "val_at_selected", "test_at_selected", "wall_s")}))
     return 0
+
+
+def main(argv=None) -> int:
+    return run_from_arguments(vars(config_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

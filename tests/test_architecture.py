@@ -11,7 +11,7 @@ LAYERS = [
     {"gaussian_mask", "negatives", "attention", "reconstruction", "losses"},
     {"model"},
     {"evaluate", "bias", "train"},
-    {"ablations"},
+    {"ablations", "official"},
     {"notebook", "plots", "widgets"},
 ]
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnm_minimal.data.annotations import (
-    CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_cnm_json, read_durations,
+    CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_activitynet_json, read_charades_sta, read_cnm_json,
+    read_durations,
 )
 from cnm_minimal.data.batching import MomentDataset
 from cnm_minimal.data.features import FeatureStore
@@ -50,12 +51,42 @@ class DatasetFiles:
                    (root / "Charades_v1_train.csv", root / "Charades_v1_test.csv"),
                    Path(features) if features else root / "i3d_features.hdf5", Path(word_vectors))
 
+    @classmethod
+    def cnm_json(cls, root, features, word_vectors, feature_layout: str = "flat") -> "DatasetFiles":
+        """The authors' split files in ``root``: ``cnm_train.json`` / ``cnm_test.json`` (Charades-STA, as
+        ``download get charades-sta`` names them) or ``train_data.json`` / ``val_data.json`` / ``test_data.json``
+        (ActivityNet Captions, CNM's names; their list format or the original ``{vid: {...}}`` one)."""
+        root = Path(root)
+        names = {"train": "cnm_train.json", "test": "cnm_test.json"}
+        if not (root / names["train"]).is_file():
+            names = {s: f"{s}_data.json" for s in ("train", "val", "test") if (root / f"{s}_data.json").is_file()}
+        if "train" not in names:
+            raise FileNotFoundError(f"{root}: no cnm_train.json (Charades-STA) and no train_data.json (ActivityNet)")
+        return cls({s: root / n for s, n in names.items()}, (), root / features, Path(word_vectors), feature_layout,
+                   AnnotationPolicy(end_after_duration="drop", start_after_end="drop"))
+
+    @classmethod
+    def detect(cls, root, features: str = "", word_vectors: str = "", feature_layout: str = "flat") -> "DatasetFiles":
+        """The simulator's layout if ``root`` has ``annotations_<split>.txt`` files, else the authors' json splits
+        (:meth:`cnm_json`), with ``features`` (a file name in ``root``) and ``word_vectors`` (a path)."""
+        root = Path(root)
+        if any(root.glob("annotations_*.txt")):
+            files = cls.simulated(root)
+            return cls(files.annotations, files.durations, root / features if features else files.features,
+                       Path(word_vectors) if word_vectors else files.word_vectors, feature_layout)
+        if not features or not word_vectors:
+            raise ValueError(f"{root}: real data needs the feature file name and the word vectors "
+                             "(--feature-file i3d_features.hdf5 --word-vectors data/glove/glove.6B.300d.txt)")
+        return cls.cnm_json(root, features, word_vectors, feature_layout)
+
     def queries(self, split: str) -> tuple[list[Query], AnnotationReport]:
         if split not in self.annotations:
             raise KeyError(f"no split {split!r}; this data set has {sorted(self.annotations)}")
         path = self.annotations[split]
         if path.suffix == ".json":
-            return read_cnm_json(path, self.policy)
+            with open(path, encoding="utf-8") as handle:
+                is_dict = handle.read(64).lstrip().startswith("{")
+            return (read_activitynet_json if is_dict else read_cnm_json)(path, self.policy)
         return read_charades_sta(path, read_durations(*self.durations), self.policy)
 
 
