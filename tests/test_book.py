@@ -18,7 +18,8 @@ CORE_MODULES = ["cnm_minimal.metrics", "cnm_minimal.baselines", "cnm_minimal.dat
                 "cnm_minimal.data.datasets", "cnm_minimal.data.simulate", "cnm_minimal.gaussian_mask",
                 "cnm_minimal.negatives", "cnm_minimal.attention", "cnm_minimal.reconstruction", "cnm_minimal.losses",
                 "cnm_minimal.model", "cnm_minimal.train", "cnm_minimal.evaluate",
-                "cnm_minimal.ablations", "cnm_minimal.bias"]
+                "cnm_minimal.ablations", "cnm_minimal.bias",
+                "cnm_minimal.official"]
 TAGS = {"nbval-check-output", "nbval-ignore-output"}
 
 

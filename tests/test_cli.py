@@ -40,3 +40,12 @@ def test_train_from_the_full_size_config_with_overrides_then_evaluate(tmp_path, 
     out = capsys.readouterr().out
     assert "all queries" in out and "prior-hard" in out and "time-reversed" in out
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 233
+
+
+def test_the_gpu_script_parses_and_uses_only_package_commands():
+    script = ROOT / "tools" / "gpu_full_scale.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    text = script.read_text()
+    for command in ("simulate full", "train --config configs/charades_sim_full.json"):
+        assert f"-m cnm_minimal {command}" in text
+    assert "benchmarks/train_step.py --device cuda" in text

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The full-scale experiment on one GPU, as one short script (chapter 12). Writes everything under $OUT:
+#   environment.txt, train_step_cuda.json (the train-step benchmark on CUDA), full_scale/results.json (the
+#   50-epoch run: per-epoch validation and test metrics, prior-hard and time-reversed metrics, provenance),
+#   full_scale/predictions_test.jsonl, and log.txt. Copy them to book/results/full_scale/ and re-execute chapter 12.
+# Usage: OUT=runs/gpu bash tools/gpu_full_scale.sh      (PYTHON=... to choose the interpreter; torch with CUDA)
+set -euo pipefail
+OUT=${OUT:-runs/gpu}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$OUT/full_scale"
+exec > >(tee "$OUT/log.txt") 2>&1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+
+echo "== environment"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+  "$PYTHON" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
+  git rev-parse HEAD 2>/dev/null || true; } | tee "$OUT/environment.txt"
+"$PYTHON" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
+"$PYTHON" -c "import h5py, numpy, tqdm" || "$PYTHON" -m pip install -q h5py tqdm
+
+echo "== the full-size simulated benchmark (Charades-STA sizes, 1024-d features)"
+[ -f data/charades-sta-sim-full/features.hdf5 ] || "$PYTHON" -m cnm_minimal simulate full --out data/charades-sta-sim-full
+
+echo "== train-step benchmark on CUDA"
+"$PYTHON" benchmarks/train_step.py --device cuda --batches 128 32 --json "$OUT/train_step_cuda.json"
+
+echo "== 50 epochs at the authors' configuration, bfloat16 autocast, selection on validation"
+start=$(date +%s)
+"$PYTHON" -m cnm_minimal train --config configs/charades_sim_full.json --out "$OUT/full_scale" --amp true \
+    --num-workers 4 --progress false --save-checkpoints false
+echo "wall time $(( $(date +%s) - start )) s"
