@@ -43,7 +43,7 @@ def train(argv: list[str]) -> int:
     parser = training.config_parser(defaults)
     parser.prog = "python -m cnm_minimal train"
     parser.add_argument("--config", type=Path, help="one of the authors' JSON configurations (configs/*.json)")
-    args = vars(parser.parse_args(rest if known.config is None else rest + ["--config", str(known.config)]))
+    args = vars(parser.parse_args(rest))             # --config was taken above; it is listed for --help only
     args.pop("config")
     return training.run_from_arguments(args)
 

@@ -33,7 +33,7 @@ from cnm_minimal.baselines import (
     best_constant_window, constant_predictions, mean_training_window, random_segments, window_by_duration,
 )
 from cnm_minimal.data.annotations import (
-    AnnotationPolicy, Query, read_activitynet_json, read_charades_sta, read_cnm_json, read_durations,
+    AnnotationPolicy, Query, read_charades_sta, read_cnm_json, read_durations, read_json_annotations,
 )
 from cnm_minimal.metrics import as_segments, localization_metrics, temporal_iou
 
@@ -69,6 +69,10 @@ def distribution_summary(moments, bins: int = 20) -> dict:
         for name, v in parts.items()}
 
 
+def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
+
+
 def _rounded(row: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 6) for k, v in row.items()}
 
@@ -84,12 +88,10 @@ def baseline_table(train: list[Query], test: list[Query], step: float = 0.01, ra
         "window by duration": window_by_duration(train_m, [q.duration for q in train], [q.duration for q in test],
                                                  step=step),
     }
-    rows = {}
     randoms = [random_segments(len(test_m), seed) for seed in range(random_seeds)]
-    rows[f"random (mean of {random_seeds} seeds)"] = {
-        part: _rounded({k: np.mean([localization_metrics(r[keep], test_m[keep])[k] for r in randoms])
-                        for k in localization_metrics(randoms[0][:1], test_m[:1])})
-        for part, keep in (("all", slice(None)), ("prior_hard", hard))}
+    rows = {f"random (mean of {random_seeds} seeds)": {
+        part: _rounded(_mean_rows([localization_metrics(r[keep], test_m[keep]) for r in randoms]))
+        for part, keep in (("all", slice(None)), ("prior_hard", hard))}}
     for name, predicted in fixed.items():
         rows[name] = {"all": _rounded(localization_metrics(predicted, test_m)),
                       "prior_hard": _rounded(localization_metrics(predicted[hard], test_m[hard]))}
@@ -125,9 +127,7 @@ def _read(path: Path, durations: dict[str, float] | None) -> list[Query]:
         if durations is None:
             raise SystemExit(f"{path}: a Charades-STA text file needs --durations (the Charades CSV files)")
         return read_charades_sta(path, durations, AnnotationPolicy(end_after_duration="clip", start_after_end="drop"))[0]
-    rows = json.loads(path.read_text(encoding="utf-8"))
-    reader = read_cnm_json if isinstance(rows, list) else read_activitynet_json
-    return reader(path)[0]
+    return read_json_annotations(path)[0]
 
 
 def format_table(table: dict) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from cnm_minimal.model import CNM, CNMConfig, from_official_state_dict
-from cnm_minimal.train import TrainConfig, atomic_save
+from cnm_minimal.train import TrainConfig, atomic_save, model_config
 
 
 def train_config_from_official(config: dict, **overrides) -> TrainConfig:
@@ -47,12 +47,8 @@ def train_config_from_official(config: dict, **overrides) -> TrainConfig:
 
 def model_config_from_official(config: dict) -> CNMConfig:
     """The :class:`CNMConfig` of one of the authors' JSON configs (``vocab_size`` kept words -> V = kept + 1)."""
-    train = train_config_from_official(config)
     data = config["dataset"]
-    return CNMConfig(frame_dim=data["frame_dim"], word_dim=data["word_dim"], vocab_size=train.vocab_size + 1,
-                     hidden=train.hidden, heads=train.heads, video_layers=train.video_layers,
-                     query_layers=train.query_layers, dropout=train.dropout, alpha=train.alpha,
-                     max_width=train.max_width, max_words=train.max_words)
+    return model_config(train_config_from_official(config), data["frame_dim"], data["word_dim"], data["vocab_size"] + 1)
 
 
 def load_official_checkpoint(path) -> tuple[CNM, TrainConfig, int]:
@@ -93,11 +89,8 @@ def model_from_checkpoint(path) -> tuple[CNM, TrainConfig]:
     known = {f.name for f in fields(TrainConfig)}
     config = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
     weights = state["model"]
-    model = CNM(CNMConfig(frame_dim=weights["frame_proj.weight"].shape[1], word_dim=weights["word_proj.weight"].shape[1],
-                          vocab_size=weights["word_head.weight"].shape[0], hidden=config.hidden, heads=config.heads,
-                          video_layers=config.video_layers, query_layers=config.query_layers, dropout=config.dropout,
-                          alpha=config.alpha, max_width=config.max_width, max_words=config.max_words,
-                          clip_positions=config.clip_positions))
+    model = CNM(model_config(config, weights["frame_proj.weight"].shape[1], weights["word_proj.weight"].shape[1],
+                             weights["word_head.weight"].shape[0]))
     model.load_state_dict(weights)
     return model, config
 

@@ -132,6 +132,14 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     return PreparedData(vocabulary, embeddings_for(files, vocabulary), splits, feature_dim)
 
 
+def model_config(config: TrainConfig, frame_dim: int, word_dim: int, vocab_size: int) -> CNMConfig:
+    """The model of a run: sizes from ``config``, input widths and the output vocabulary from the data."""
+    c = config
+    return CNMConfig(frame_dim=frame_dim, word_dim=word_dim, vocab_size=vocab_size, hidden=c.hidden, heads=c.heads,
+                     video_layers=c.video_layers, query_layers=c.query_layers, dropout=c.dropout, alpha=c.alpha,
+                     max_width=c.max_width, max_words=c.max_words, clip_positions=c.clip_positions)
+
+
 # -- the schedule, seeds, devices ---------------------------------------------------------------------------
 def learning_rate_factor(config: TrainConfig):
     """``n -> lr(n) / lr``: linear warm-up from ``warmup_init_lr``, then inverse square root."""
@@ -220,11 +228,8 @@ class Trainer:
             torch.cuda.set_device(self.device)
         self.data = data or prepare_data(c)
         seed_everything(c.seed)
-        self.model = CNM(CNMConfig(frame_dim=self.data.feature_dim, word_dim=self.data.embeddings.shape[1],
-                                   vocab_size=len(self.data.vocabulary), hidden=c.hidden, heads=c.heads,
-                                   video_layers=c.video_layers, query_layers=c.query_layers, dropout=c.dropout,
-                                   alpha=c.alpha, max_width=c.max_width, max_words=c.max_words,
-                                   clip_positions=c.clip_positions)).to(self.device)
+        self.model = CNM(model_config(c, self.data.feature_dim, self.data.embeddings.shape[1],
+                                      len(self.data.vocabulary))).to(self.device)
         if self.world > 1:                               # every process starts from rank 0's parameters
             for tensor in self.model.state_dict().values():
                 torch.distributed.broadcast(tensor, src=0)

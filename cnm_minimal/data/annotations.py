@@ -231,6 +231,14 @@ def read_activitynet_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -
     return apply_policy(queries, policy)
 
 
+def read_json_annotations(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[list[Query], AnnotationReport]:
+    """Either json format, told apart by the file's first character: a list (``[``) is CNM's
+    (:func:`read_cnm_json`), an object (``{``) is ActivityNet Captions' (:func:`read_activitynet_json`)."""
+    with open(path, encoding="utf-8") as handle:
+        first = handle.read(256).lstrip()[:1]
+    return (read_activitynet_json if first == "{" else read_cnm_json)(path, policy)
+
+
 def _json_query(vid, duration, start, end, sentence, path: Path, index: int, where: str) -> Query:
     """A :class:`Query` from json values, each checked; errors name ``where``."""
     return Query(str(vid), _number(str(duration), "duration", where), _number(str(start), "start", where),

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnm_minimal.data.annotations import (
-    CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_activitynet_json, read_charades_sta, read_cnm_json,
-    read_durations,
+    CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_durations, read_json_annotations,
 )
 from cnm_minimal.data.batching import MomentDataset
 from cnm_minimal.data.features import FeatureStore
@@ -84,9 +83,7 @@ class DatasetFiles:
             raise KeyError(f"no split {split!r}; this data set has {sorted(self.annotations)}")
         path = self.annotations[split]
         if path.suffix == ".json":
-            with open(path, encoding="utf-8") as handle:
-                is_dict = handle.read(64).lstrip().startswith("{")
-            return (read_activitynet_json if is_dict else read_cnm_json)(path, self.policy)
+            return read_json_annotations(path, self.policy)
         return read_charades_sta(path, read_durations(*self.durations), self.policy)
 
 
