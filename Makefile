@@ -6,11 +6,12 @@ STAMP  := $(VENV)/.installed
 NB     ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install book test notebooks lab chromium check-site data-samples data-full bench student grade clean
+.PHONY: help install book test test-fast notebooks lab chromium check-site data-samples data-full bench student grade clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (creates .venv and installs on first use)"
 	@echo "make test        unit tests + nbval over every notebook in book/"
+	@echo "make test-fast   the unit tests without the slow ones and without the notebooks (about a minute)"
 	@echo "make lab         open the notebooks in JupyterLab"
 	@echo "make notebooks   re-execute the notebooks in place with widget state (NB=book/xx.ipynb for one)"
 	@echo "make check-site  open every built page in headless Chromium and check it (SCREENSHOTS=dir to save PNGs)"
@@ -39,6 +40,9 @@ book: $(STAMP) _vendor/VERSIONS.json
 
 test: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not slow" -q
 
 notebooks: $(STAMP)
 	$(PY) tools/execute_notebooks.py $(NB)

@@ -19,8 +19,8 @@ import h5py
 import numpy as np
 import torch
 
-from cnm_minimal.data.batching import Collate
-from cnm_minimal.data.datasets import DatasetFiles, embeddings_for, load_split
+from cnm_minimal.data.dataset import Collate
+from cnm_minimal.data.files import DatasetFiles, embeddings_for, load_split
 from cnm_minimal.data.features import resample_clips
 from cnm_minimal.data.text import Vocabulary
 

@@ -3,7 +3,7 @@
 Shape: batch 128 and 32, 200 clips x 1024-d features, 300-d words, 7 words per sentence, 1112 output words,
 d = 256, 4 heads, 3 + 3 layers (the authors' configuration). One iteration is both alternating steps.
 
-* ``ours``: the trainer of chapter 9 (step A: L_rec with the positive and hard reconstructions; step B: the
+* ``ours``: the trainer of chapter 9, i.e. the model's own objectives (step A: L_rec with the positive and hard reconstructions; step B: the
   generator trunk and the hard reconstruction without gradients, only the head learning);
 * ``ours-bf16``: the same with bfloat16 autocast (``--amp``; on a CPU it needs bfloat16 instructions);
 * ``authors'-style``: the same model run the way the authors' code runs it: both steps do the full forward
@@ -27,17 +27,17 @@ import subprocess
 import sys
 import time
 
+from types import SimpleNamespace
+
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnm_minimal import attention
-from cnm_minimal.data.batching import Batch
-from cnm_minimal.train import TrainConfig, Trainer, PreparedData
-
-
-class _FakeVocabulary:
-    def __len__(self):
-        return 1112
+from cnm_minimal import dropout as dropout_module
+from cnm_minimal import train
+from cnm_minimal.attention import set_attention_path
+from cnm_minimal.config import TrainConfig
+from cnm_minimal.data.dataset import Batch
+from cnm_minimal.data.files import PreparedData
 
 
 def synthetic_batch(batch: int, words: int = 7, seed: int = 0) -> Batch:
@@ -49,15 +49,14 @@ def synthetic_batch(batch: int, words: int = 7, seed: int = 0) -> Batch:
                  index=torch.arange(batch))
 
 
-def authors_style_iteration(trainer: Trainer, batch: Batch) -> None:
+def authors_style_iteration(run: train.Run, batch: Batch) -> None:
     """Both steps: full forward with three reconstructions, backward through everything, clip all parameters;
-    attention written out with explicit matrix products (``fast=False``, as their fairseq-style module does) and
-    torch's own dropout (see :func:`use_torch_dropout`)."""
-    model = trainer.model
-    for loss_name, optimizer in (("rec_loss", trainer.optimizers["reconstructor"]),
-                                 ("ivc_loss", trainer.optimizers["generator"])):
-        out = model(batch.frames, batch.words, batch.word_ids, batch.lengths, batch.weights,
-                    generator=trainer.mask_generator, fast=False)
+    attention written out with explicit matrix products (the from-scratch path, as their fairseq-style module
+    does) and torch's own dropout (see :func:`use_torch_dropout`)."""
+    model = run.model
+    for loss_name, optimizer in (("rec_loss", run.optimizers["reconstructor"]),
+                                 ("ivc_loss", run.optimizers["generator"])):
+        out = model(batch.frames, batch.words, batch.word_ids, batch.lengths, batch.weights, rng=run.word_rng)
         model.zero_grad(set_to_none=True)
         getattr(out, loss_name).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -66,19 +65,26 @@ def authors_style_iteration(trainer: Trainer, batch: Batch) -> None:
 
 def use_torch_dropout() -> None:
     """Make the package's dropout modules call ``torch.nn.functional.dropout``, as the authors' code does."""
-    attention.dropout = lambda x, p, training: torch.nn.functional.dropout(x, p, training)
+    dropout_module.dropout = lambda x, p, training: torch.nn.functional.dropout(x, p, training)
 
 
 def measure(variant: str, batch_size: int, device: str, iters: int) -> dict:
-    config = TrainConfig(num_clips=200, hidden=256, heads=4, video_layers=3, query_layers=3, batch_size=batch_size,
-                         device=device, progress=False, save_checkpoints=False, amp=variant == "ours-bf16")
-    data = PreparedData(_FakeVocabulary(), torch.zeros(1112, 300).numpy(), {}, 1024)
-    trainer = Trainer(config, data)
+    config = TrainConfig.build(num_clips=200, hidden=256, heads=4, video_layers=3, query_layers=3,
+                               batch_size=batch_size, device=device, save_checkpoints=False, amp=variant == "ours-bf16")
+    fake_train = SimpleNamespace(queries=[SimpleNamespace(moment=(0.2, 0.5))])     # for the constant window only
+    data = PreparedData(None, [None] * 1112, torch.zeros(1112, 300).numpy(), {"train": fake_train}, 1024)  # V = 1112
+    run = train.start_run(config, data)
     if variant == "authors-style":
         use_torch_dropout()
-    batch = synthetic_batch(batch_size).to(trainer.device)
-    step = ((lambda: authors_style_iteration(trainer, batch)) if variant == "authors-style"
-            else (lambda: trainer.train_step(batch)))
+        set_attention_path(run.model, fast=False)
+    batch = synthetic_batch(batch_size).to(run.device)
+
+    def ours():
+        train.reconstructor_step(run, batch)
+        train.generator_step(run, batch)
+
+    step = (lambda: authors_style_iteration(run, batch)) if variant == "authors-style" else ours
+    trainer = run
     trainer.model.train()
     step()                                                         # warm-up
     if trainer.device.type == "cuda":
@@ -142,12 +148,12 @@ def main() -> None:
     if args.json:
         import platform
 
-        from cnm_minimal.train import TrainConfig, provenance
+        from cnm_minimal.atomic import write_json
+        from cnm_minimal.checkpoints import provenance
 
-        with open(args.json, "w") as handle:
-            json.dump({"provenance": provenance(TrainConfig(device=args.device), torch.device(args.device))
-                       | {"machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
-                       "rows": rows}, handle, indent=1)
+        write_json(args.json, {"provenance": provenance(0, torch.device(args.device))
+                               | {"machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
+                               "rows": rows})
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,59 +27,80 @@ COMMANDS = {
 
 
 def train(argv: list[str]) -> int:
-    from cnm_minimal import train as training
+    from cnm_minimal import distributed
+    from cnm_minimal.config import TrainConfig, add_config_arguments, from_arguments
     from cnm_minimal.official import train_config_from_official
+    from cnm_minimal.train import fit
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", type=Path)
-    known, rest = pre.parse_known_args(argv)
+    known, _ = pre.parse_known_args(argv)
     defaults = None
     if known.config:
         try:
             raw = json.loads(known.config.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
-            raise SystemExit(f"error: cannot read the config {known.config}: {error}")
-        defaults = train_config_from_official(raw, **raw.get("cnm_minimal", {}).get("train", {}),
-                                              data=raw.get("cnm_minimal", {}).get("data", training.TrainConfig.data))
-    parser = training.config_parser(defaults)
-    parser.prog = "python -m cnm_minimal train"
+            raise ValueError(f"cannot read the config {known.config}: {error}") from None
+        ours = raw.get("cnm_minimal", {})
+        defaults = train_config_from_official(raw, **ours.get("train", {}), data=ours.get("data", TrainConfig.data))
+    parser = argparse.ArgumentParser(prog="python -m cnm_minimal train", description=COMMANDS["train"])
     parser.add_argument("--config", type=Path, help="one of the authors' JSON configurations (configs/*.json)")
-    args = vars(parser.parse_args(rest))             # --config was taken above; it is listed for --help only
-    args.pop("config")
-    return training.run_from_arguments(args)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    add_config_arguments(parser, defaults)
+    args = parser.parse_args(argv)
+    config = from_arguments(args)
+    rank, _ = distributed.setup()
+    try:
+        summary = fit(config, resume=args.resume, log=lambda line: print(line, flush=True))
+    finally:
+        distributed.teardown()
+    if rank == 0:
+        print(json.dumps({k: summary[k] for k in ("selected_epoch", "val_at_selected", "test_at_selected", "wall_s")}))
+    return 0
 
 
 def evaluate(argv: list[str]) -> int:
-    from dataclasses import replace
+    import numpy as np
 
-    from cnm_minimal.evaluate import evaluate_predictions, save_predictions
-    from cnm_minimal.official import model_from_checkpoint
-    from cnm_minimal.train import Trainer
+    from cnm_minimal.checkpoints import model_from_checkpoint
+    from cnm_minimal.data.dataset import MomentDataset
+    from cnm_minimal.data.features import FeatureStore
+    from cnm_minimal.data.files import DatasetFiles, carve_validation
+    from cnm_minimal.evaluate import save_predictions, score_split
+    from cnm_minimal.train import pick_device
 
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal evaluate", description=COMMANDS["evaluate"])
     parser.add_argument("checkpoint", type=Path, help="best.pt or last.pt of a run, or an imported checkpoint")
     parser.add_argument("--data", help="the data folder (default: the one the checkpoint was trained on)")
     parser.add_argument("--feature-file", help="real data: the HDF5 file's name in the data folder")
-    parser.add_argument("--word-vectors", help="real data: GloVe text or .npz")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--predictions", type=Path, help="write one json line per query here")
     args = parser.parse_args(argv)
-    model, config = model_from_checkpoint(args.checkpoint)
-    changes = {k: v for k, v in (("data", args.data), ("feature_file", args.feature_file),
-                                 ("word_vectors", args.word_vectors)) if v}
-    trainer = Trainer(replace(config, **changes, device=args.device, progress=False, save_checkpoints=False))
-    trainer.model.load_state_dict(model.state_dict())
-    rows = {}
-    rows["all queries"], predictions = trainer.evaluate(args.split)
-    if args.split == "test":
-        rows[f"prior-hard ({int(trainer.prior_hard.sum())} queries)"] = evaluate_predictions(predictions, trainer.prior_hard)
-    rows["time-reversed"] = trainer.evaluate(args.split, reverse_time=True)[0]
-    print(f"{args.checkpoint} on {trainer.config.data} ({args.split}, {len(predictions['index'])} queries)")
-    for name, row in rows.items():
-        print(f"  {name:28s} " + "  ".join(f"{k} {100 * v:5.1f}" for k, v in row.items()))
+    model, vocabulary, embeddings, state = model_from_checkpoint(args.checkpoint)
+    if not vocabulary.words:
+        raise ValueError(f"{args.checkpoint}: no vocabulary in this checkpoint; import it again with --data")
+    run = state["train_config"]
+    data = args.data or run["data"]
+    files = DatasetFiles.detect(data, args.feature_file or run["feature_file"], feature_layout=run["feature_layout"])
+    if args.split == "val" and "val" not in files.annotations:          # carved from train, as the run did
+        queries = carve_validation(files.queries("train")[0], run["val_fraction"], run["seed"])[1]
+    else:
+        queries = files.queries(args.split)[0]
+    store = FeatureStore(files.features, files.feature_layout)
+    dataset = MomentDataset(queries, store, vocabulary, model.config.frame_dim, run["num_clips"], model.config.max_words)
+    device = pick_device(args.device)
+    rows, predictions = score_split(model.to(device), dataset, embeddings, device, args.batch_size,
+                                    np.array(state["constant_window"]))
+    print(f"{args.checkpoint} on {data} ({args.split}, {len(dataset)} queries, {len(dataset.report.dropped)} dropped)")
+    names = {"all": "all queries", "prior_hard": f"prior-hard ({rows['prior_hard_count']} queries)",
+             "reversed": "time-reversed"}
+    for key, name in names.items():
+        if key in rows:
+            print(f"  {name:28s} " + "  ".join(f"{k} {100 * v:5.1f}" for k, v in rows[key].items()))
     if args.predictions:
-        save_predictions(args.predictions, predictions, trainer.data.splits[args.split].queries)
+        save_predictions(args.predictions, predictions, dataset.queries)
     return 0
 
 
@@ -94,6 +116,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     command, rest = argv[0], argv[1:]
+    try:
+        return run_command(command, rest)
+    except (ValueError, OSError) as error:        # bad input: one line that names it, never a traceback
+        if os.environ.get("CNM_TRACEBACK"):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_command(command: str, rest: list[str]) -> int:
     if command == "train":
         return train(rest)
     if command == "evaluate":

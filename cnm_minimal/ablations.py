@@ -1,6 +1,6 @@
 """The paper's ablations, as training configurations, run over several seeds by one command (chapter 10).
 
-Each variant changes one thing of the full model (spec section 0 lists the paper's reported effects):
+Each variant changes one thing of the full model (the book's page "The authors' code" lists the paper's reported effects):
 
 * ``full``: CNM as trained in chapter 9;
 * ``no_gaussian``: the Gaussian mask replaced by a steep box over ``[c - w/2, c + w/2]`` (the paper's "w/o
@@ -14,7 +14,7 @@ Each variant changes one thing of the full model (spec section 0 lists the paper
 The same runner trains the probe of chapter 11 (``PROBES``: ``clip_positions``, sinusoidal positions on the
 mask generator's clips), e.g. ``--variants full clip_positions``.
 
-``python -m cnm_minimal.ablations --data DIR --out DIR --seeds 0 1 2 [--field value ...]`` trains every
+``python -m cnm_minimal ablations --data DIR --out DIR --seeds 0 1 2 [--field value ...]`` trains every
 variant with every seed and writes one json file per run (the run's summary, with provenance) and an
 ``ablations.json`` table of mean and standard deviation; runs already finished are not repeated.
 """
@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from cnm_minimal.train import TrainConfig, Trainer, atomic_write_json, config_parser, prepare_data
+from cnm_minimal.atomic import write_json
+from cnm_minimal.config import TrainConfig, add_config_arguments, from_arguments
+from cnm_minimal.train import fit, prepare_data
 
 VARIANTS: dict[str, dict] = {
     "full": {},
@@ -51,7 +52,7 @@ PAPER_DIRECTION = {
     "no_negatives": "lower (Table 4: IoU=0.5 near 25 vs 33.33)",
     "joint": "much lower (ActivityNet: mIoU 28.90 vs 37.14)",
 }
-"""The direction of each effect in the paper's tables (spec section 0); the paper reports one seed."""
+"""The direction of each effect in the paper's tables; the paper reports one seed."""
 
 
 def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list[str] | None = None) -> dict:
@@ -63,18 +64,18 @@ def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list
             result = out / f"{name}_seed{seed}.json"
             if result.is_file():
                 continue
-            config = replace(base, **(VARIANTS | PROBES)[name], seed=seed, out=str(out / "runs" / f"{name}_seed{seed}"),
-                             progress=False, save_checkpoints=False)
-            summary = Trainer(config, data).run()
-            atomic_write_json(portable({k: v for k, v in summary.items() if k != "history"} | {"variant": name}), result)
+            config = TrainConfig.build(**base.flat() | (VARIANTS | PROBES)[name] | dict(
+                seed=seed, out=str(out / "runs" / f"{name}_seed{seed}"), progress=False, save_checkpoints=False))
+            summary = fit(config, data, log=lambda line: None)
+            write_json(result, portable({k: v for k, v in summary.items() if k != "history"} | {"variant": name}))
     return summarise(out)
 
 
 def portable(summary: dict) -> dict:
-    """The run's record without this machine's paths: ``python /abs/path/ablations.py`` becomes ``-m cnm_minimal.ablations``."""
+    """The run's record without this machine's paths: ``python /abs/path/__main__.py`` becomes ``-m cnm_minimal``."""
     command = summary["provenance"]["command"].split(" ")
-    if len(command) > 1 and command[1].endswith("ablations.py"):
-        command[1:2] = ["-m", "cnm_minimal.ablations"]
+    if len(command) > 1 and command[1].endswith(".py") and "cnm_minimal" in command[1]:
+        command[1:2] = ["-m", "cnm_minimal"]
     return summary | {"provenance": summary["provenance"] | {"command": " ".join(command)}}
 
 
@@ -97,20 +98,18 @@ def summarise(out: Path) -> dict:
                 entry[prefix + "mean"] = {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
                 entry[prefix + "std"] = {k: float(np.std([m[k] for m in metrics])) for k in metrics[0]}
         entry["paper"] = PAPER_DIRECTION.get(name, "")
-    atomic_write_json(table, out / "ablations.json")
+    write_json(out / "ablations.json", table)
     return table
 
 
 def main(argv=None) -> int:
-    parser = config_parser()
-    parser.prog = "python -m cnm_minimal.ablations"
+    parser = argparse.ArgumentParser(prog="python -m cnm_minimal ablations", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS | PROBES))
-    args = vars(parser.parse_args(argv))
-    seeds, variants = args.pop("seeds"), args.pop("variants")
-    args.pop("resume")
-    base = TrainConfig(**args)
-    table = run_ablations(base, seeds, Path(base.out), variants)
+    add_config_arguments(parser)
+    args = parser.parse_args(argv)
+    base = from_arguments(args)
+    table = run_ablations(base, args.seeds, Path(base.out), args.variants)
     for name, entry in table.items():
         print(f"{name:14s} mIoU {100 * entry['mean']['mIoU']:5.1f} +- {100 * entry['std']['mIoU']:4.1f}  "
               f"(seeds {entry['seeds']})")

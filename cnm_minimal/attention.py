@@ -14,7 +14,8 @@ on a mask ``m`` over the keys (the Gaussian of chapter 3, the same for every hea
 
 Because ``a_ij = exp(A_ij) / Z_i``, this is exactly ``softmax(A + log(m + 1e-10))``: the mask is one more
 additive bias. The from-scratch path computes Eq. 6 literally; the fast path hands the summed bias to
-``torch.nn.functional.scaled_dot_product_attention``. Both are tested equal.
+``torch.nn.functional.scaled_dot_product_attention``. Both are tested equal; each attention module has a
+``fast`` attribute, and :func:`set_attention_path` switches a whole model to one path.
 
 The decoder layer is post-LayerNorm, as in the authors' code: self-attention, then (if a memory is
 given) cross-attention to it, then a feed-forward network of width 2d, each with dropout on its output,
@@ -29,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnm_minimal.dropout import Dropout
+
 MASK_EPS = 1e-10
 """Added to the mask before weighting, so that a zero mask never zeroes a whole attention row."""
 PADDING_BIAS = -1e30
@@ -36,11 +39,11 @@ PADDING_BIAS = -1e30
 
 
 def attention_bias(num_queries: int, num_keys: int, key_padding: torch.Tensor | None = None,
-                   causal: bool = False, mask: torch.Tensor | None = None,
+                   causal: bool = False, key_weights: torch.Tensor | None = None,
                    dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """The additive bias ``B`` of Eq. 5, shape ``[B or 1, 1, T, S]``, with ``log(m + 1e-10)`` if ``mask``.
+    """The additive bias ``B`` of Eq. 5, shape ``[B or 1, 1, T, S]``, with ``log(m + 1e-10)`` if ``key_weights``.
 
-    ``key_padding`` is ``[B, S]``, True on padded keys; ``mask`` is ``[B, S]``, the Gaussian over keys.
+    ``key_padding`` is ``[B, S]``, True on padded keys; ``key_weights`` is ``[B, S]``, the mask m over the keys.
     """
     bias = torch.zeros(1, 1, num_queries, num_keys, dtype=dtype, device=device)
     if causal:
@@ -48,69 +51,28 @@ def attention_bias(num_queries: int, num_keys: int, key_padding: torch.Tensor | 
         bias = bias.masked_fill(future, float("-inf"))
     if key_padding is not None:
         bias = bias.masked_fill(key_padding[:, None, None, :], PADDING_BIAS)
-    if mask is not None:
-        bias = bias + torch.log(mask + MASK_EPS)[:, None, None, :].to(dtype)
+    if key_weights is not None:
+        bias = bias + torch.log(key_weights + MASK_EPS)[:, None, None, :].to(dtype)
     return bias
 
 
-def mask_conditioned_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def mask_conditioned_softmax(scores: torch.Tensor, key_weights: torch.Tensor | None) -> torch.Tensor:
     """Eq. 6 literally: ``softmax(scores)`` re-weighted by ``m + 1e-10`` over the keys and renormalised."""
     weights = torch.softmax(scores, dim=-1)
-    if mask is None:
+    if key_weights is None:
         return weights
-    weights = weights * (mask + MASK_EPS)[:, None, None, :]
+    weights = weights * (key_weights + MASK_EPS)[:, None, None, :]
     return weights / weights.sum(dim=-1, keepdim=True)
-
-
-class _Dropout(torch.autograd.Function):
-    """Inverted dropout with one 31-bit random integer per element (see :func:`dropout`)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
-        drop = torch.empty(x.shape, dtype=torch.int32, device=x.device).random_() < round(p * 2**31)
-        ctx.save_for_backward(drop)
-        ctx.scale = 1.0 / (1.0 - p)
-        return x.masked_fill(drop, 0.0).mul_(ctx.scale)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (drop,) = ctx.saved_tensors
-        return grad.masked_fill(drop, 0.0).mul_(ctx.scale), None
-
-
-def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout: zero each element with probability ``p`` and scale the others by ``1 / (1 - p)``.
-
-    The same distribution as ``torch.nn.functional.dropout`` (up to ``p`` rounded to a multiple of 2^-31),
-    but on the CPU about twice as fast: it draws one random integer in [0, 2^31) per element and compares it
-    with ``p * 2^31``, where torch's CPU ``bernoulli_`` draws a double per element (measured on two cores:
-    dropout was a quarter of a CNM training step). Elsewhere (CUDA) it is ``F.dropout``."""
-    if not training or p == 0.0:
-        return x
-    if x.device.type != "cpu":
-        return F.dropout(x, p, training=True)
-    return _Dropout.apply(x, p)
-
-
-class Dropout(nn.Module):
-    """:func:`dropout` as a module (active in ``train()`` mode only), a drop-in for ``nn.Dropout``."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return dropout(x, self.p, self.training)
 
 
 class MultiheadAttention(nn.Module):
     """Multi-head attention with an optional mask over the keys (Eq. 5-6); batch-first ``[B, T, d]``."""
 
-    def __init__(self, dim: int, heads: int):
+    def __init__(self, dim: int, heads: int, fast: bool = True):
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim {dim} is not divisible by {heads} heads")
-        self.dim, self.heads = dim, heads
+        self.dim, self.heads, self.fast = dim, heads, fast
         self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
         self.out_proj = nn.Linear(dim, dim)
@@ -133,22 +95,22 @@ class MultiheadAttention(nn.Module):
         return [self._split_heads(x) for x in qkv]
 
     def forward(self, query: torch.Tensor, key_value: torch.Tensor, key_padding: torch.Tensor | None = None,
-                causal: bool = False, mask: torch.Tensor | None = None,
-                fast: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attend from ``query [B, T, d]`` to ``key_value [B, S, d]``; returns the output and, on the
-        from-scratch path (``fast=False``), the attention weights ``[B, H, T, S]``."""
+                causal: bool = False, key_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend from ``query [B, T, d]`` to ``key_value [B, S, d]``, the keys weighted by ``key_weights [B, S]``
+        (the mask m); returns the output and, on the from-scratch path (``fast`` False), the attention
+        weights ``[B, H, T, S]``."""
         q, k, v = self._project(query, key_value)
-        if fast:
-            if causal and key_padding is None and mask is None and q.shape[2] == k.shape[2]:
+        if self.fast:
+            if causal and key_padding is None and key_weights is None and q.shape[2] == k.shape[2]:
                 # plain causal attention (the mask generator's clips): the kernel skips the future by itself
                 out, weights = F.scaled_dot_product_attention(q, k, v, is_causal=True), None
             else:
-                bias = attention_bias(q.shape[2], k.shape[2], key_padding, causal, mask, q.dtype, q.device)
+                bias = attention_bias(q.shape[2], k.shape[2], key_padding, causal, key_weights, q.dtype, q.device)
                 out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=bias), None
         else:
             structure = attention_bias(q.shape[2], k.shape[2], key_padding, causal, None, q.dtype, q.device)
             scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) + structure
-            weights = mask_conditioned_softmax(scores, mask)
+            weights = mask_conditioned_softmax(scores, key_weights)
             out = weights @ v
         return self.out_proj(out.transpose(1, 2).flatten(2)), weights
 
@@ -168,17 +130,17 @@ class DecoderLayer(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None, memory: torch.Tensor | None = None,
-                memory_padding: torch.Tensor | None = None, self_mask: torch.Tensor | None = None,
-                memory_mask: torch.Tensor | None = None, fast: bool = True, last_only: bool = False) -> torch.Tensor:
-        """``self_mask`` weights this sequence's own keys, ``memory_mask`` the memory's keys.
+                memory_padding: torch.Tensor | None = None, self_weights: torch.Tensor | None = None,
+                memory_weights: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+        """``self_weights`` (a mask m) weights this sequence's own keys, ``memory_weights`` the memory's keys.
 
         ``last_only`` computes the output of the last position alone (``[B, 1, d]``): under the causal mask the
         last position sees every key, so its result is the same, for a fraction of the work."""
         query = x[:, -1:] if last_only else x
-        attended, _ = self.self_attn(query, x, padding, causal=not last_only, mask=self_mask, fast=fast)
+        attended, _ = self.self_attn(query, x, padding, causal=not last_only, key_weights=self_weights)
         x = self.self_attn_norm(query + self.dropout(attended))
         if memory is not None:
-            attended, _ = self.cross_attn(x, memory, memory_padding, mask=memory_mask, fast=fast)
+            attended, _ = self.cross_attn(x, memory, memory_padding, key_weights=memory_weights)
             x = self.cross_attn_norm(x + self.dropout(attended))
         hidden = self.ffn_out(F.relu(self.ffn_in(x)))            # no dropout inside the FFN, as in the authors' code
         return self.ffn_norm(x + self.dropout(hidden))
@@ -198,3 +160,10 @@ class Decoder(nn.Module):
         for k, layer in enumerate(self.layers):
             x = layer(x, last_only=last_only and k == len(self.layers) - 1, **kwargs)
         return x
+
+
+def set_attention_path(module: nn.Module, fast: bool) -> None:
+    """Switch every :class:`MultiheadAttention` inside ``module`` to the fast path or the from-scratch one."""
+    for m in module.modules():
+        if isinstance(m, MultiheadAttention):
+            m.fast = fast

@@ -1,20 +1,29 @@
 """Evaluation: predictions for a split, the benchmark's metrics, and per-query records (chapter 9).
 
-Inference is mask generation alone (chapter 8): ``[max(c - w/2, 0), min(c + w/2, 1)]``; the metrics are
-chapter 1's R@1 at IoU 0.1/0.3/0.5/0.7/0.9 and mIoU over every query of the split.
+Inference is mask generation alone, :meth:`CNM.predict <cnm_minimal.model.CNM.predict>`: the moment
+``[max(c - w/2, 0), min(c + w/2, 1)]``. The metrics are chapter 1's R@1 at IoU 0.1/0.3/0.5/0.7/0.9 and mIoU, over
+every query of a split, over its prior-hard queries (where the best constant window scores IoU < 0.3,
+chapter 11) and over the split played backwards (time-reversed: a model that reads the clips follows the
+moment).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cnm_minimal.gaussian_mask import predict_segment
+from cnm_minimal.atomic import atomic_write
+from cnm_minimal.bias import prior_hard
+from cnm_minimal.data.dataset import Collate
 from cnm_minimal.metrics import localization_metrics, temporal_iou
+
+
+def split_loader(dataset, embeddings, batch_size: int) -> torch.utils.data.DataLoader:
+    """A split's batches in order (evaluation)."""
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=Collate(embeddings))
 
 
 @torch.no_grad()
@@ -22,7 +31,7 @@ def predict_split(model, loader, device, reverse_time: bool = False) -> dict[str
     """Run inference over a loader: predicted segments, centres, widths, ground truth and dataset indices.
 
     ``reverse_time`` plays every video backwards (its clips in reverse order) and mirrors its moment to
-    ``[1 - e, 1 - s]`` (chapter 11): a model that reads the clips follows the moment."""
+    ``[1 - e, 1 - s]``."""
     model.eval()
     parts: dict[str, list] = {"predicted": [], "centre": [], "width": [], "moment": [], "index": []}
     for batch in loader:
@@ -30,13 +39,10 @@ def predict_split(model, loader, device, reverse_time: bool = False) -> dict[str
         frames, moments = batch.frames, batch.moments
         if reverse_time:
             frames, moments = frames.flip(1), torch.stack([1 - moments[:, 1], 1 - moments[:, 0]], dim=1)
-        clips, words = model.embed(frames, batch.words)
-        centre, width = model.generate_mask(clips, words, batch.lengths)
-        parts["predicted"].append(predict_segment(centre, width).float().cpu())
-        parts["centre"].append(centre.float().cpu())
-        parts["width"].append(width.float().cpu())
-        parts["moment"].append(moments.cpu())
-        parts["index"].append(batch.index.cpu())
+        prediction = model.predict(frames, batch.words, batch.lengths)
+        for name, value in (("predicted", prediction.segment), ("centre", prediction.centre),
+                            ("width", prediction.width), ("moment", moments), ("index", batch.index)):
+            parts[name].append(value.float().cpu() if value.is_floating_point() else value.cpu())
     return {k: torch.cat(v).numpy() for k, v in parts.items()}
 
 
@@ -50,13 +56,35 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], keep: np.ndarray | 
     return localization_metrics(predicted, moments)
 
 
+def score_split(model, dataset, embeddings, device, batch_size: int, constant_window) -> tuple[dict, dict]:
+    """Every query, the prior-hard ones and the time-reversed split: ``(rows, predictions)``.
+
+    The prior-hard row is absent when the split has no prior-hard query."""
+    loader = split_loader(dataset, embeddings, batch_size)
+    predictions = predict_split(model, loader, device)
+    hard = prior_hard(np.array([q.moment for q in dataset.queries]).reshape(-1, 2), constant_window)
+    rows = {"all": evaluate_predictions(predictions), "prior_hard_count": int(hard.sum())}
+    if hard.any():
+        rows["prior_hard"] = evaluate_predictions(predictions, hard)
+    rows["reversed"] = evaluate_predictions(predict_split(model, loader, device, reverse_time=True))
+    return rows, predictions
+
+
+def evaluate_model(model, data, constant_window, device, batch_size: int) -> tuple[dict, dict]:
+    """What the trainer records after each epoch: validation and test (all, prior-hard, time-reversed),
+    and the test predictions."""
+    val = evaluate_predictions(predict_split(model, split_loader(data.splits["val"], data.embeddings, batch_size),
+                                             device))
+    test, predictions = score_split(model, data.splits["test"], data.embeddings, device, batch_size, constant_window)
+    return {"mean_width": float(predictions["width"].mean()), "val": val, "test": test["all"],
+            "test_prior_hard": test.get("prior_hard"), "prior_hard_count": test["prior_hard_count"],
+            "test_reversed": test["reversed"]}, predictions
+
+
 def save_predictions(path, predictions: dict[str, np.ndarray], queries) -> None:
     """One json line per query: video, sentence, ground truth, prediction, centre, width, IoU (atomic write)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ious = temporal_iou(np.clip(predictions["predicted"], 0, 1), predictions["moment"])
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_write(path) as handle:
         for k, index in enumerate(predictions["index"]):
             q = queries[int(index)]
             handle.write(json.dumps({
@@ -66,7 +94,6 @@ def save_predictions(path, predictions: dict[str, np.ndarray], queries) -> None:
                 "centre": round(float(predictions["centre"][k]), 6), "width": round(float(predictions["width"][k]), 6),
                 "iou": round(float(ious[k]), 6),
             }) + "\n")
-    os.replace(tmp, path)
 
 
 def read_predictions(path) -> list[dict]:

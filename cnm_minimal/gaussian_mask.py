@@ -13,6 +13,10 @@ with alpha = 5.5 on Charades-STA. As the authors' code does, the width is clampe
 Gaussian only, the peak is below 1 when ``c`` falls between slots (no renormalisation), and the slots
 are a sub-sample of the N clips (``long(linspace(0, N - 1, P))``), not a pooling. At inference the
 moment is ``[max(c - w/2, 0), min(c + w/2, 1)]`` with the unclamped width.
+
+The paper's "w/o Gaussian" ablation (chapter 10) replaces the Gaussian by another shape with the same centre
+and width; :func:`box_mask` is this book's reading of it (the paper does not say which shape), and
+:func:`soft_mask` picks the shape a model is configured with.
 """
 
 from __future__ import annotations
@@ -44,6 +48,29 @@ def gaussian_mask(centre: torch.Tensor, width: torch.Tensor, num_slots: int, alp
     grid = torch.linspace(0, 1, num_slots, device=centre.device, dtype=centre.dtype)
     spread = width.clamp(min=0.1).unsqueeze(-1)
     return torch.exp(-alpha * (grid - centre.unsqueeze(-1)) ** 2 / spread**2)
+
+
+BOX_STEEPNESS = 25.0
+"""How sharply the box of :func:`box_mask` rises and falls (per unit of normalised time)."""
+
+
+def box_mask(centre: torch.Tensor, width: torch.Tensor, num_slots: int) -> torch.Tensor:
+    """``m [B, P]``: a smooth box over ``[c - w/2, c + w/2]``, ``sigmoid(k (t - c + w/2)) sigmoid(k (c + w/2 - t))``
+    with the steepness ``k = 25`` and the width clamped at 0.1 as in Eq. 4 (the ablation of chapter 10)."""
+    grid = torch.linspace(0, 1, num_slots, device=centre.device, dtype=centre.dtype)
+    half = (width.clamp(min=0.1) / 2).unsqueeze(-1)
+    return (torch.sigmoid(BOX_STEEPNESS * (grid - centre.unsqueeze(-1) + half))
+            * torch.sigmoid(BOX_STEEPNESS * (centre.unsqueeze(-1) + half - grid)))
+
+
+def soft_mask(centre: torch.Tensor, width: torch.Tensor, num_slots: int, alpha: float,
+              shape: str = "gaussian") -> torch.Tensor:
+    """The mask of a model: :func:`gaussian_mask` (CNM) or, for the ablation, :func:`box_mask` (``shape="box"``)."""
+    if shape == "gaussian":
+        return gaussian_mask(centre, width, num_slots, alpha)
+    if shape == "box":
+        return box_mask(centre, width, num_slots)
+    raise ValueError(f"unknown mask shape {shape!r}: use 'gaussian' or 'box'")
 
 
 def predict_segment(centre: torch.Tensor, width: torch.Tensor) -> torch.Tensor:

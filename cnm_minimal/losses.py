@@ -9,8 +9,11 @@ Given the per-sentence reconstruction losses of the three samples (chapter 6) â€
 
 with beta1 = 0.1, beta2 = 0.15. L_rec teaches the reconstructor to use the clips at all; L_IVC asks the
 positive to reconstruct better than the whole video by a margin beta1, and better than the rest of the
-video by a larger margin beta2. The trainer minimises L_rec with the reconstructor's parameters and
-L_IVC with the mask generator's, alternately (chapter 9).
+video by a larger margin beta2. In the alternating scheme (chapter 9) L_rec trains the reconstructor and,
+through the mask, the generator's transformer; L_IVC trains only the Gaussian head.
+
+The ablations of chapter 10 leave a negative out (its loss is ``None``): its term disappears from both
+losses; with neither negative, L_IVC falls back to ``mean(L^p)``, as the authors' code does.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from __future__ import annotations
 import torch
 
 
-def reconstruction_loss(nll_positive: torch.Tensor, nll_hard: torch.Tensor) -> torch.Tensor:
-    """Eq. 8: ``mean(L^p) + mean(L^h)``."""
-    return nll_positive.mean() + nll_hard.mean()
+def reconstruction_loss(nll_positive: torch.Tensor, nll_hard: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 8: ``mean(L^p) + mean(L^h)`` (``mean(L^p)`` alone without the hard negative)."""
+    loss = nll_positive.mean()
+    return loss if nll_hard is None else loss + nll_hard.mean()
 
 
-def ivc_loss(nll_positive: torch.Tensor, nll_hard: torch.Tensor, nll_easy: torch.Tensor,
+def ivc_loss(nll_positive: torch.Tensor, nll_hard: torch.Tensor | None = None, nll_easy: torch.Tensor | None = None,
              beta1: float = 0.1, beta2: float = 0.15) -> torch.Tensor:
-    """Eq. 9: the two hinges, against the hard negative (margin beta1) and the easy negative (beta2)."""
-    hard = torch.clamp(nll_positive - nll_hard + beta1, min=0.0)
-    easy = torch.clamp(nll_positive - nll_easy + beta2, min=0.0)
-    return hard.mean() + easy.mean()
+    """Eq. 9: the hinges against the hard negative (margin beta1) and the easy negative (beta2) that are given."""
+    hinges = [torch.clamp(nll_positive - negative + margin, min=0.0).mean()
+              for negative, margin in ((nll_hard, beta1), (nll_easy, beta2)) if negative is not None]
+    return sum(hinges) if hinges else nll_positive.mean()

@@ -10,26 +10,31 @@ used in two modes with the same weights:
   keys; the query decoder reads the partly hidden sentence (causal) with cross-attention to that encoding,
   again with the mask on its keys; a linear layer predicts the next word (chapter 6).
 
-Training runs reconstruction three times, for the positive, hard and easy samples (chapter 4), here in
-one batched pass. Inference runs mask generation only and returns ``[c - w/2, c + w/2]`` clipped to [0, 1].
-:func:`from_official_state_dict` loads the authors' parameter names.
+The model owns its objective. :meth:`CNM.forward` is the full training pass (mask, the three samples of
+chapter 4 in one batched reconstruction, both losses of chapter 7): the golden test checks it against the
+authors' code, and the joint ablation trains on it. The alternating scheme of chapter 9 trains on
+:meth:`CNM.reconstructor_loss` (step A, Eq. 8) and :meth:`CNM.generator_loss` (step B, Eq. 9), built from the
+same pieces with only the gradients each step needs. Inference, :meth:`CNM.predict`, runs mask generation
+only. The ablations (chapter 10) are fields of :class:`CNMConfig`, read by the components they change.
+The authors' parameter names are mapped in :mod:`cnm_minimal.official`.
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import nn
 
-from cnm_minimal.attention import Decoder, Dropout
-from cnm_minimal.gaussian_mask import GaussianMaskHead, gaussian_mask, predict_segment, proposal_slots
+from cnm_minimal.attention import Decoder
+from cnm_minimal.dropout import Dropout
+from cnm_minimal.gaussian_mask import GaussianMaskHead, predict_segment, proposal_slots, soft_mask
 from cnm_minimal.losses import ivc_loss, reconstruction_loss
-from cnm_minimal.negatives import mine_samples, stacked_weights
+from cnm_minimal.negatives import mine_samples, stack_samples
 from cnm_minimal.reconstruction import (
-    choose_masked_positions, label_smoothed_nll, mask_words, reconstruction_mask, sinusoidal_positions,
+    choose_hidden_words, counted_slots, hide_words, label_smoothed_nll, sinusoidal_positions,
 )
 
 
@@ -51,7 +56,24 @@ class CNMConfig:
     beta2: float = 0.15
     label_smoothing: float = 0.1
     max_words: int = 20
+    # the paper's ablations (chapter 10), read by the components they change
+    mask_shape: Literal["gaussian", "box"] = "gaussian"
+    use_hard_negative: bool = True
+    use_easy_negative: bool = True
     clip_positions: bool = False      # probe (chapter 11), not in the authors' model: see generator_state
+
+
+@contextlib.contextmanager
+def frozen(parameters):
+    """Temporarily stop gradients to ``parameters`` (their ``.grad`` is left untouched)."""
+    parameters = [p for p in parameters if p.requires_grad]
+    for p in parameters:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in parameters:
+            p.requires_grad_(True)
 
 
 class CNMOutput(NamedTuple):
@@ -59,15 +81,32 @@ class CNMOutput(NamedTuple):
     width: torch.Tensor                # [B]
     mask: torch.Tensor                 # [B, P] the Gaussian over the proposal slots
     logits_positive: torch.Tensor      # [B, L, V]
-    logits_hard: torch.Tensor
-    logits_easy: torch.Tensor
-    masked_positions: torch.Tensor     # [B, L + 1] bool
-    loss_mask: torch.Tensor            # [B, L] bool, the slots counted in the loss
+    logits_hard: torch.Tensor | None   # None where an ablation leaves the negative out
+    logits_easy: torch.Tensor | None
+    hidden_words: torch.Tensor         # [B, L + 1] bool, the word slots replaced by the mask token
+    counted: torch.Tensor              # [B, L] bool, the slots counted in the loss
     nll_positive: torch.Tensor         # [B]
-    nll_hard: torch.Tensor
-    nll_easy: torch.Tensor
+    nll_hard: torch.Tensor | None
+    nll_easy: torch.Tensor | None
     rec_loss: torch.Tensor             # scalar, Eq. 8
     ivc_loss: torch.Tensor             # scalar, Eq. 9
+
+
+class Inputs(NamedTuple):
+    """What both modes read, made once per step by :meth:`CNM.prepare`."""
+
+    clips: torch.Tensor                # [B, N, d] projected clips
+    words: torch.Tensor                # [B, L + 1, d] projected words, the start token in slot 0
+    slots: torch.Tensor                # [B, P, d] the proposal slots (a sub-sample of the clips)
+    sentence: torch.Tensor             # [B, L, d] the reconstructor's input: hidden words, positions added
+    counted: torch.Tensor              # [B, L] bool, the slots counted in the loss
+    hidden_words: torch.Tensor         # [B, L + 1] bool
+
+
+class Prediction(NamedTuple):
+    segment: torch.Tensor              # [B, 2] normalised start and end
+    centre: torch.Tensor               # [B]
+    width: torch.Tensor                # [B]
 
 
 class CNM(nn.Module):
@@ -85,113 +124,127 @@ class CNM(nn.Module):
         self.input_dropout = Dropout(c.dropout)
         self.register_buffer("positions", sinusoidal_positions(c.max_words + 1, c.hidden), persistent=False)
 
-    # -- the two modes ---------------------------------------------------------------------------------
+    def generator_parameters(self) -> list[nn.Parameter]:
+        """What step B trains: the Gaussian head (514 numbers at d = 256)."""
+        return list(self.mask_head.parameters())
+
+    def reconstructor_parameters(self) -> list[nn.Parameter]:
+        """What step A trains: everything else, the shared transformer included."""
+        head = {id(p) for p in self.mask_head.parameters()}
+        return [p for p in self.parameters() if id(p) not in head]
+
+    # -- inputs and the two modes ------------------------------------------------------------------------
     def embed(self, frames: torch.Tensor, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Project clips ``[B, N, Df]`` and words ``[B, L + 1, Dw]`` (slot 0 becomes the start token)."""
         start = self.start_token.expand(words.shape[0], 1, -1)
         words = torch.cat([start, words[:, 1:]], dim=1)
         return self.frame_proj(self.input_dropout(frames)), self.word_proj(self.input_dropout(words))
 
-    def generator_state(self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor,
-                        fast: bool = True) -> torch.Tensor:
+    def prepare(self, frames: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor, longest: int,
+                weights: torch.Tensor | None = None, hidden_words: torch.Tensor | None = None,
+                rng: torch.Generator | None = None) -> Inputs:
+        """Embed, take the proposal slots, hide words (drawn with ``weights`` and ``rng`` unless
+        ``hidden_words [B, L + 1]`` is given) and build the reconstructor's sentence."""
+        clips, embedded = self.embed(frames, words)
+        slots = clips[:, proposal_slots(clips.shape[1]).to(clips.device)]
+        if hidden_words is None:
+            hidden_words = choose_hidden_words(weights, lengths, rng)
+        sentence = hide_words(embedded, hidden_words, self.word_proj(self.mask_token))
+        sentence = (sentence + self.positions[: sentence.shape[1]])[:, :-1]
+        return Inputs(clips, embedded, slots, sentence, counted_slots(lengths, longest), hidden_words)
+
+    def prepare_batch(self, batch, rng: torch.Generator | None = None) -> Inputs:
+        """:meth:`prepare` for a :class:`~cnm_minimal.data.dataset.Batch`."""
+        return self.prepare(batch.frames, batch.words, batch.lengths, batch.word_ids.shape[1], batch.weights, rng=rng)
+
+    def generator_state(self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Mask generation up to the head: the state ``h [B, d]`` of the last clip.
 
         The authors' clips carry no position encoding; with ``clip_positions`` (the probe of chapter 11) clip i
         gets the sinusoidal encoding of position i + 1 here, in the mask generator only."""
         if self.config.clip_positions:
             clips = clips + sinusoidal_positions(clips.shape[1] + 1, clips.shape[2])[1:].to(clips)
-        padding = ~reconstruction_mask(lengths, words.shape[1])          # slots 0..l are the start and the words
-        query = self.query_decoder(words + self.positions[: words.shape[1]], padding=padding, fast=fast)
-        return self.video_decoder(clips, memory=query, memory_padding=padding, fast=fast, last_only=True)[:, -1]
+        padding = ~counted_slots(lengths, words.shape[1])          # slots 0..l are the start and the words
+        query = self.query_decoder(words + self.positions[: words.shape[1]], padding=padding)
+        return self.video_decoder(clips, memory=query, memory_padding=padding, last_only=True)[:, -1]
 
-    def generate_mask(self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor,
-                      fast: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate_mask(self, clips: torch.Tensor, words: torch.Tensor,
+                      lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mask generation on projected inputs: ``(centre [B], width [B])``."""
-        return self.mask_head(self.generator_state(clips, words, lengths, fast))
+        return self.mask_head(self.generator_state(clips, words, lengths))
 
-    def reconstruction_inputs(self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor,
-                              longest: int, masked_positions: torch.Tensor | None = None,
-                              weights: torch.Tensor | None = None, generator: torch.Generator | None = None):
-        """Proposal slots ``[B, P, d]``, the hidden-word sentence ``[B, L, d]`` (positions added, last slot
-        dropped), the loss mask ``[B, L]`` (its complement is the padding) and the hidden positions."""
-        slots = clips[:, proposal_slots(clips.shape[1]).to(clips.device)]
-        if masked_positions is None:
-            masked_positions = choose_masked_positions(weights, lengths, generator)
-        hidden = mask_words(words, masked_positions, self.word_proj(self.mask_token))
-        sentence = (hidden + self.positions[: hidden.shape[1]])[:, :-1]
-        return slots, sentence, reconstruction_mask(lengths, longest), masked_positions
+    def mask(self, centre: torch.Tensor, width: torch.Tensor, num_slots: int) -> torch.Tensor:
+        """The mask ``[B, P]`` over the proposal slots: the Gaussian, or the ablation's shape."""
+        return soft_mask(centre, width, num_slots, self.config.alpha, self.config.mask_shape)
 
-    def reconstruct(self, slots: torch.Tensor, words: torch.Tensor, padding: torch.Tensor,
-                    weights: torch.Tensor | None, fast: bool = True) -> torch.Tensor:
+    def reconstruct(self, slots: torch.Tensor, sentence: torch.Tensor, padding: torch.Tensor,
+                    weights: torch.Tensor | None) -> torch.Tensor:
         """Reconstruction: next-word logits ``[B, L, V]`` from proposal slots weighted by ``weights``."""
-        video = self.video_decoder(slots, self_mask=weights, fast=fast)
-        out = self.query_decoder(words, padding=padding, memory=video, memory_mask=weights, fast=fast)
+        video = self.video_decoder(slots, self_weights=weights)
+        out = self.query_decoder(sentence, padding=padding, memory=video, memory_weights=weights)
         return self.word_head(out)
 
-    def sentence_losses(self, logits: torch.Tensor, word_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
-        """Label-smoothed NLL per sentence (chapter 6) of next-word ``logits``."""
-        return label_smoothed_nll(logits, word_ids, loss_mask, self.config.label_smoothing)
+    def reconstruct_samples(self, x: Inputs, samples: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Next-word logits of each sample (chapter 4), all in one batched pass."""
+        k = len(samples)
+        logits = self.reconstruct(x.slots.repeat(k, 1, 1), x.sentence.repeat(k, 1, 1), (~x.counted).repeat(k, 1),
+                                  stack_samples(samples))
+        return dict(zip(samples, logits.split(x.slots.shape[0])))
 
-    # -- training and inference --------------------------------------------------------------------------
+    def sentence_losses(self, logits: torch.Tensor, word_ids: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
+        """Label-smoothed NLL per sentence (chapter 6) of next-word ``logits``."""
+        return label_smoothed_nll(logits, word_ids, counted, self.config.label_smoothing)
+
+    def sample_losses(self, x: Inputs, word_ids: torch.Tensor, samples: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The per-sentence reconstruction loss ``[B]`` of each sample."""
+        return {name: self.sentence_losses(logits, word_ids, x.counted)
+                for name, logits in self.reconstruct_samples(x, samples).items()}
+
+    # -- the objective -------------------------------------------------------------------------------------
     def forward(self, frames: torch.Tensor, words: torch.Tensor, word_ids: torch.Tensor, lengths: torch.Tensor,
-                weights: torch.Tensor, masked_positions: torch.Tensor | None = None,
-                generator: torch.Generator | None = None, fast: bool = True) -> CNMOutput:
-        """The full training forward pass: mask, three reconstructions, both losses (``weights`` are the 2/1
-        masking weights; ``masked_positions`` ``[B, L + 1]`` overrides the random choice of hidden words).
-        The trainer (chapter 9) runs the same pieces, step by step, with only the gradients each step needs."""
+                weights: torch.Tensor, hidden_words: torch.Tensor | None = None,
+                rng: torch.Generator | None = None) -> CNMOutput:
+        """The full training pass: mask, the samples, both losses (``weights`` are the 2/1 masking weights;
+        ``hidden_words [B, L + 1]`` overrides the random choice of hidden words)."""
         c = self.config
-        clips, embedded = self.embed(frames, words)
-        centre, width = self.generate_mask(clips, embedded, lengths, fast)
-        slots, sentence, loss_mask, masked_positions = self.reconstruction_inputs(
-            clips, embedded, lengths, word_ids.shape[1], masked_positions, weights, generator)
-        mask = gaussian_mask(centre, width, slots.shape[1], c.alpha)
-        batch = frames.shape[0]
-        logits = self.reconstruct(slots.repeat(3, 1, 1), sentence.repeat(3, 1, 1), (~loss_mask).repeat(3, 1),
-                                  stacked_weights(mine_samples(mask)), fast)
-        positive, hard, easy = logits.split(batch)
-        nll = [self.sentence_losses(x, word_ids, loss_mask) for x in (positive, hard, easy)]
-        return CNMOutput(centre, width, mask, positive, hard, easy, masked_positions, loss_mask, *nll,
-                         reconstruction_loss(nll[0], nll[1]), ivc_loss(*nll, c.beta1, c.beta2))
+        x = self.prepare(frames, words, lengths, word_ids.shape[1], weights, hidden_words, rng)
+        centre, width = self.generate_mask(x.clips, x.words, lengths)
+        mask = self.mask(centre, width, x.slots.shape[1])
+        samples = mine_samples(mask, c.use_hard_negative, c.use_easy_negative)
+        logits = self.reconstruct_samples(x, samples)
+        nll = {name: self.sentence_losses(v, word_ids, x.counted) for name, v in logits.items()}
+        return CNMOutput(centre, width, mask, logits["positive"], logits.get("hard"), logits.get("easy"),
+                         x.hidden_words, x.counted, nll["positive"], nll.get("hard"), nll.get("easy"),
+                         reconstruction_loss(nll["positive"], nll.get("hard")),
+                         ivc_loss(nll["positive"], nll.get("hard"), nll.get("easy"), c.beta1, c.beta2))
+
+    def reconstructor_loss(self, batch, rng: torch.Generator | None = None) -> torch.Tensor:
+        """Step A's objective, ``L_rec`` (Eq. 8): the positive and the hard negative. The Gaussian head is frozen,
+        but the gradient still reaches the generator's transformer through the mask."""
+        with frozen(self.generator_parameters()):
+            x = self.prepare_batch(batch, rng)
+            mask = self.mask(*self.generate_mask(x.clips, x.words, batch.lengths), x.slots.shape[1])
+            nll = self.sample_losses(x, batch.word_ids, mine_samples(mask, self.config.use_hard_negative, easy=False))
+        return reconstruction_loss(nll["positive"], nll.get("hard"))
+
+    def generator_loss(self, batch, rng: torch.Generator | None = None) -> torch.Tensor:
+        """Step B's objective, ``L_IVC`` (Eq. 9), differentiable in the Gaussian head only: everything up to the
+        generator state, and the hard negative (which does not depend on the mask), runs without autograd, and the
+        reconstructor is frozen."""
+        c = self.config
+        with torch.no_grad():
+            x = self.prepare_batch(batch, rng)
+            state = self.generator_state(x.clips, x.words, batch.lengths)
+            hard = (self.sample_losses(x, batch.word_ids, {"hard": x.slots.new_ones(x.slots.shape[:2])})
+                    if c.use_hard_negative else {})
+        mask = self.mask(*self.mask_head(state), x.slots.shape[1])
+        with frozen(self.reconstructor_parameters()):
+            nll = self.sample_losses(x, batch.word_ids, mine_samples(mask, hard=False, easy=c.use_easy_negative)) | hard
+        return ivc_loss(nll["positive"], nll.get("hard"), nll.get("easy"), c.beta1, c.beta2)
 
     @torch.no_grad()
-    def predict(self, frames: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def predict(self, frames: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor) -> Prediction:
         """Inference: the moment ``[B, 2]`` from mask generation alone (call ``model.eval()`` first)."""
         clips, embedded = self.embed(frames, words)
-        return predict_segment(*self.generate_mask(clips, embedded, lengths))
-
-
-# -- the authors' parameter names ------------------------------------------------------------------------
-_RENAMES = [
-    (r"^mask_vec$", "mask_token"), (r"^start_vec$", "start_token"),
-    (r"^frame_fc\.", "frame_proj."), (r"^word_fc\.", "word_proj."),
-    (r"^fc_rec\.", "word_head."), (r"^fc_mask_gen\.", "mask_head.fc."),
-    (r"^trans\.decoder1\.decoder_layers\.", "video_decoder.layers."),
-    (r"^trans\.decoder2\.decoder_layers\.", "query_decoder.layers."),
-    (r"\.self_attn_layer_norm\.", ".self_attn_norm."), (r"\.encoder_attn_layer_norm\.", ".cross_attn_norm."),
-    (r"\.encoder_attn\.", ".cross_attn."), (r"\.fc1\.", ".ffn_in."), (r"\.fc2\.", ".ffn_out."),
-    (r"\.final_layer_norm\.", ".ffn_norm."),
-]
-
-
-def official_name_to_ours(name: str) -> str:
-    """Map one of the authors' state_dict keys (e.g. ``trans.decoder1.decoder_layers.0.fc1.weight``) to ours."""
-    for pattern, replacement in _RENAMES:
-        name = re.sub(pattern, replacement, name)
-    return name
-
-
-def from_official_state_dict(model: CNM, official: dict[str, torch.Tensor]) -> None:
-    """Load the authors' parameters into ``model``; refuses any missing, unexpected or mis-shaped key,
-    listing them all."""
-    ours = model.state_dict()
-    renamed = {official_name_to_ours(k): (k, torch.as_tensor(v)) for k, v in official.items()}
-    missing = sorted(set(ours) - set(renamed))
-    unexpected = sorted(k for n, (k, _) in renamed.items() if n not in ours)
-    shapes = sorted(f"{k}: theirs {tuple(v.shape)}, ours {tuple(ours[n].shape)}"
-                    for n, (k, v) in renamed.items() if n in ours and tuple(v.shape) != tuple(ours[n].shape))
-    if missing or unexpected or shapes:
-        raise ValueError("the official state_dict does not fit this model:\n"
-                         + "".join(f"  missing {k}\n" for k in missing)
-                         + "".join(f"  unexpected {k}\n" for k in unexpected)
-                         + "".join(f"  shape {s}\n" for s in shapes))
-    model.load_state_dict({n: v for n, (_, v) in renamed.items()})
+        centre, width = self.generate_mask(clips, embedded, lengths)
+        return Prediction(predict_segment(centre, width), centre, width)

@@ -5,39 +5,35 @@ the *same* video it builds three samples, each a weighting of the clips that the
 attend to (paper Section 3.2):
 
 * the **positive** sample keeps the clips the mask highlights: weights ``m``;
-* the **easy negative** keeps the clips the mask suppresses: weights ``1 - m`` (the rest of the video,
-  which usually shows other things);
-* the **hard negative** keeps the whole video: no weighting at all. It contains the moment, but also
+* the **hard negative** keeps the whole video: weights all ones. It contains the moment, but also
   everything that could confuse (another event with the same objects): a good mask must explain the
-  sentence better than the whole video does.
+  sentence better than the whole video does;
+* the **easy negative** keeps the clips the mask suppresses: weights ``1 - m`` (the rest of the video,
+  which usually shows other things).
 
-A weighting of ``None`` means "no mask": the attention is left as it is (mask-conditioned attention
-with ``m = 1`` is ordinary attention, chapter 5).
+All ones is exactly "no mask": mask-conditioned attention (chapter 5) with ``m = 1`` re-weights every key
+by the same ``1 + 1e-10`` and renormalises, which gives ordinary attention back. The ablations of chapter
+10 leave out one negative or both (``hard=False``, ``easy=False``).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 
-
-class Samples(NamedTuple):
-    """Clip weightings ``[B, P]`` of the three samples; ``hard`` is ``None``: the whole video, unweighted."""
-
-    positive: torch.Tensor
-    easy: torch.Tensor
-    hard: None = None
+SAMPLE_NAMES = ("positive", "hard", "easy")
 
 
-def mine_samples(mask: torch.Tensor) -> Samples:
-    """The positive ``m``, the easy negative ``1 - m`` and the hard negative (whole video) of a mask."""
-    return Samples(positive=mask, easy=1.0 - mask, hard=None)
+def mine_samples(mask: torch.Tensor, hard: bool = True, easy: bool = True) -> dict[str, torch.Tensor]:
+    """The clip weightings ``[B, P]`` of a mask: ``positive`` ``m``, ``hard`` all ones, ``easy`` ``1 - m``
+    (a negative left out by an ablation is absent from the dict)."""
+    samples = {"positive": mask}
+    if hard:
+        samples["hard"] = torch.ones_like(mask)
+    if easy:
+        samples["easy"] = 1.0 - mask
+    return samples
 
 
-def stacked_weights(samples: Samples) -> torch.Tensor:
-    """``[3B, P]``: positive, hard (all ones) and easy weights, to run the three reconstructions in one pass.
-
-    All ones is exactly "no mask": ``softmax(A) * (1 + 1e-10)`` renormalised is ``softmax(A)``.
-    """
-    return torch.cat([samples.positive, torch.ones_like(samples.positive), samples.easy], dim=0)
+def stack_samples(samples: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``[kB, P]``: the k weightings one under the other, to run the k reconstructions in one batched pass."""
+    return torch.cat(list(samples.values()), dim=0)

@@ -1,23 +1,65 @@
-"""The authors' configurations and checkpoints, in this package's terms (chapter 12).
+"""The authors' configurations, parameter names and checkpoints, in this package's terms (chapters 8 and 12).
 
 The authors' code (minghangz/cnm) reads one JSON file per experiment, with ``dataset``, ``train``, ``model``
-and ``loss`` sections (spec section 6), and saves ``torch.save`` dicts with ``num_updates``, ``config`` (that
-JSON, as a dict) and ``model_parameters`` (the state_dict, key names in spec section 8). This module maps
-their configuration onto :class:`~cnm_minimal.train.TrainConfig` and converts a checkpoint of theirs into one
-of ours (``python -m cnm_minimal import-official``), refusing anything whose keys or shapes do not match with a
+and ``loss`` sections (the book's page "The authors' code", configuration table), and saves ``torch.save`` dicts
+with ``num_updates``, ``config`` (that JSON, as a dict) and ``model_parameters`` (the state_dict, whose key
+names :func:`official_name_to_ours` maps onto ours). This module maps their configuration onto a
+:class:`~cnm_minimal.config.TrainConfig` and converts a checkpoint of theirs into one of ours
+(``python -m cnm_minimal import-official``), refusing anything whose keys or shapes do not match with a
 message that lists every difference.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, fields
+import re
+from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from cnm_minimal.model import CNM, CNMConfig, from_official_state_dict
-from cnm_minimal.train import TrainConfig, atomic_save, model_config
+from cnm_minimal.baselines import best_constant_window
+from cnm_minimal.checkpoints import model_payload, save_checkpoint
+from cnm_minimal.config import TrainConfig
+from cnm_minimal.data.files import DatasetFiles, embeddings_for
+from cnm_minimal.data.text import Vocabulary
+from cnm_minimal.model import CNM, CNMConfig
+
+_RENAMES = [
+    (r"^mask_vec$", "mask_token"), (r"^start_vec$", "start_token"),
+    (r"^frame_fc\.", "frame_proj."), (r"^word_fc\.", "word_proj."),
+    (r"^fc_rec\.", "word_head."), (r"^fc_mask_gen\.", "mask_head.fc."),
+    (r"^trans\.decoder1\.decoder_layers\.", "video_decoder.layers."),
+    (r"^trans\.decoder2\.decoder_layers\.", "query_decoder.layers."),
+    (r"\.self_attn_layer_norm\.", ".self_attn_norm."), (r"\.encoder_attn_layer_norm\.", ".cross_attn_norm."),
+    (r"\.encoder_attn\.", ".cross_attn."), (r"\.fc1\.", ".ffn_in."), (r"\.fc2\.", ".ffn_out."),
+    (r"\.final_layer_norm\.", ".ffn_norm."),
+]
+
+
+def official_name_to_ours(name: str) -> str:
+    """Map one of the authors' state_dict keys (e.g. ``trans.decoder1.decoder_layers.0.fc1.weight``) to ours."""
+    for pattern, replacement in _RENAMES:
+        name = re.sub(pattern, replacement, name)
+    return name
+
+
+def from_official_state_dict(model: CNM, official: dict[str, torch.Tensor]) -> None:
+    """Load the authors' parameters into ``model``; refuses any missing, unexpected or mis-shaped key,
+    listing them all."""
+    ours = model.state_dict()
+    renamed = {official_name_to_ours(k): (k, torch.as_tensor(v)) for k, v in official.items()}
+    missing = sorted(set(ours) - set(renamed))
+    unexpected = sorted(k for n, (k, _) in renamed.items() if n not in ours)
+    shapes = sorted(f"{k}: theirs {tuple(v.shape)}, ours {tuple(ours[n].shape)}"
+                    for n, (k, v) in renamed.items() if n in ours and tuple(v.shape) != tuple(ours[n].shape))
+    if missing or unexpected or shapes:
+        raise ValueError("the official state_dict does not fit this model:\n"
+                         + "".join(f"  missing {k}\n" for k in missing)
+                         + "".join(f"  unexpected {k}\n" for k in unexpected)
+                         + "".join(f"  shape {s}\n" for s in shapes))
+    model.load_state_dict({n: v for n, (_, v) in renamed.items()})
 
 
 def train_config_from_official(config: dict, **overrides) -> TrainConfig:
@@ -29,7 +71,7 @@ def train_config_from_official(config: dict, **overrides) -> TrainConfig:
             num_clips=data["max_num_frames"], hidden=model["hidden_size"], heads=transformer["num_heads"],
             video_layers=transformer["num_decoder_layers1"], query_layers=transformer["num_decoder_layers2"],
             dropout=model["dropout"], alpha=float(model["alpha"]), max_width=float(model["max_width"]),
-            vocab_size=data["vocab_size"], max_words=data["max_num_words"], epochs=train["max_num_epochs"],
+            kept_words=data["vocab_size"], max_words=data["max_num_words"], epochs=train["max_num_epochs"],
             batch_size=train["batch_size"], lr=train["reconstructor"]["lr"],
             warmup_updates=train["reconstructor"]["warmup_updates"],
             warmup_init_lr=train["reconstructor"]["warmup_init_lr"],
@@ -37,18 +79,19 @@ def train_config_from_official(config: dict, **overrides) -> TrainConfig:
         )
         if data.get("feature_path"):
             values["feature_file"] = Path(data["feature_path"]).name
-    except KeyError as missing:
+    except (KeyError, TypeError) as missing:
         raise ValueError(f"not one of the authors' configs: the key {missing} is missing "
                          "(expected sections dataset, train, model.config.DualTransformer)") from None
     if loss and (loss.get("beta_1", 0.1), loss.get("beta_2", 0.15)) != (0.1, 0.15):
         raise ValueError(f"margins beta_1={loss.get('beta_1')}, beta_2={loss.get('beta_2')}: this package fixes 0.1 and 0.15")
-    return TrainConfig(**(values | overrides))
+    return TrainConfig.build(**(values | overrides))
 
 
 def model_config_from_official(config: dict) -> CNMConfig:
     """The :class:`CNMConfig` of one of the authors' JSON configs (``vocab_size`` kept words -> V = kept + 1)."""
     data = config["dataset"]
-    return model_config(train_config_from_official(config), data["frame_dim"], data["word_dim"], data["vocab_size"] + 1)
+    return replace(train_config_from_official(config).model, frame_dim=data["frame_dim"], word_dim=data["word_dim"],
+                   vocab_size=data["vocab_size"] + 1)
 
 
 def load_official_checkpoint(path) -> tuple[CNM, TrainConfig, int]:
@@ -68,31 +111,24 @@ def load_official_checkpoint(path) -> tuple[CNM, TrainConfig, int]:
     return model, train_config_from_official(checkpoint["config"]), int(checkpoint.get("num_updates", 0))
 
 
-def import_official(source, destination) -> dict:
+def import_official(source, destination, files: DatasetFiles | None = None) -> dict:
     """Convert the authors' checkpoint ``source`` into ours at ``destination`` (written atomically); returns it.
 
-    Ours has the shape of the trainer's ``best.pt``: ``model`` (our parameter names), ``config`` (a TrainConfig
-    as a dict), plus where it came from. It loads with ``torch.load(..., weights_only=True)``."""
+    Ours is self-describing like the trainer's ``best.pt`` (:mod:`cnm_minimal.checkpoints`). Their file holds no
+    vocabulary: with ``files`` (the data set it was trained on) the vocabulary, word vectors and constant window
+    are rebuilt from its training split, as their code builds them, so that ``evaluate`` needs nothing else."""
     model, config, updates = load_official_checkpoint(source)
-    converted = {"model": model.state_dict(), "config": asdict(config), "epoch": None,
-                 "imported_from": {"file": Path(source).name, "num_updates": updates}}
-    atomic_save(converted, Path(destination))
+    vocabulary, embeddings, window = Vocabulary(()), np.zeros((1, model.config.word_dim), np.float32), [0.0, 1.0]
+    if files is not None:
+        train, _ = files.queries("train")
+        vocabulary = Vocabulary.from_sentences([q.sentence for q in train], config.kept_words)
+        embeddings = embeddings_for(files, vocabulary)
+        window = best_constant_window(np.array([q.moment for q in train]))
+    converted = model_payload(model, vocabulary, embeddings, window) | {
+        "train_config": asdict(config), "epoch": None, "data_fingerprint": files.fingerprint() if files else None,
+        "imported_from": {"file": Path(source).name, "num_updates": updates}}
+    save_checkpoint(Path(destination), converted)
     return converted
-
-
-def model_from_checkpoint(path) -> tuple[CNM, TrainConfig]:
-    """Our model and configuration from a checkpoint of ours (``best.pt``, ``last.pt`` or an imported one)."""
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if "model" not in state or "config" not in state:
-        raise ValueError(f"{path}: not a checkpoint of this package (no 'model' and 'config'); "
-                         "convert the authors' checkpoints with `python -m cnm_minimal import-official`")
-    known = {f.name for f in fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
-    weights = state["model"]
-    model = CNM(model_config(config, weights["frame_proj.weight"].shape[1], weights["word_proj.weight"].shape[1],
-                             weights["word_head.weight"].shape[0]))
-    model.load_state_dict(weights)
-    return model, config
 
 
 def main(argv=None) -> int:
@@ -100,11 +136,17 @@ def main(argv=None) -> int:
                                      description="Convert one of the authors' checkpoints (model-best.pt) into ours.")
     parser.add_argument("source", type=Path, help="the authors' checkpoint, e.g. checkpoints/charades/model-best.pt")
     parser.add_argument("--out", type=Path, required=True, help="where to write ours, e.g. runs/official/best.pt")
+    parser.add_argument("--data", help="the data set it was trained on (its vocabulary is rebuilt from it), "
+                                       "e.g. data/charades-sta")
+    parser.add_argument("--feature-file", default="", help="real data: the HDF5 file's name in the data folder")
+    parser.add_argument("--word-vectors", default="", help="real data: GloVe text or .npz")
     args = parser.parse_args(argv)
     try:
-        converted = import_official(args.source, args.out)
-    except (ValueError, FileNotFoundError) as error:
-        parser.exit(1, f"error: {error}\n")
+        files = DatasetFiles.detect(args.data, args.feature_file, args.word_vectors) if args.data else None
+        converted = import_official(args.source, args.out, files)
+    except (ValueError, OSError) as error:
+        parser.exit(2, f"error: {error}\n")
     n = sum(v.numel() for v in converted["model"].values())
-    print(f"wrote {args.out}: {n:,} parameters, {converted['imported_from']['num_updates']} updates in their run")
+    print(f"wrote {args.out}: {n:,} parameters, {converted['imported_from']['num_updates']} updates in their run"
+          + ("" if args.data else "; no vocabulary (give --data to make it evaluable)"))
     return 0

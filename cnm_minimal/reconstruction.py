@@ -37,7 +37,7 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
     return table
 
 
-def choose_masked_positions(weights: torch.Tensor, lengths: torch.Tensor,
+def choose_hidden_words(weights: torch.Tensor, lengths: torch.Tensor,
                             generator: torch.Generator | None = None) -> torch.Tensor:
     """Which word slots to hide: bool ``[B, L + 1]`` (slot 0, the start token, is never hidden).
 
@@ -56,22 +56,22 @@ def choose_masked_positions(weights: torch.Tensor, lengths: torch.Tensor,
     return torch.nn.functional.pad(chosen & valid, (1, 0))
 
 
-def mask_words(words: torch.Tensor, masked: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
-    """Replace the hidden slots of ``words [B, L + 1, d]`` by the mask ``token [d]``."""
-    return torch.where(masked[..., None], token.to(words.dtype), words)
+def hide_words(words: torch.Tensor, hidden: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+    """Replace the ``hidden`` slots (bool ``[B, L + 1]``) of ``words [B, L + 1, d]`` by the mask ``token [d]``."""
+    return torch.where(hidden[..., None], token.to(words.dtype), words)
 
 
-def reconstruction_mask(lengths: torch.Tensor, longest: int) -> torch.Tensor:
+def counted_slots(lengths: torch.Tensor, longest: int) -> torch.Tensor:
     """Slots counted in the loss, bool ``[B, L]``: ``t <= l`` (the l words and the end token at slot l)."""
     return torch.arange(longest, device=lengths.device)[None, :] <= lengths[:, None]
 
 
-def label_smoothed_nll(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+def label_smoothed_nll(logits: torch.Tensor, targets: torch.Tensor, counted: torch.Tensor,
                        eps: float = 0.1) -> torch.Tensor:
-    """Eq. 7 per sentence, ``[B]``: the label-smoothed NLL averaged over the ``mask``-ed slots."""
+    """Eq. 7 per sentence, ``[B]``: the label-smoothed NLL averaged over the ``counted`` slots (bool ``[B, L]``)."""
     log_p = torch.log_softmax(logits, dim=-1)
     nll = -log_p.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     smooth = -log_p.sum(dim=-1)
     per_slot = (1 - eps) * nll + eps / logits.shape[-1] * smooth
-    mask = mask.to(per_slot.dtype)
-    return (per_slot * mask).sum(dim=-1) / mask.sum(dim=-1)
+    counted = counted.to(per_slot.dtype)
+    return (per_slot * counted).sum(dim=-1) / counted.sum(dim=-1)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from cnm_minimal.__main__ import main
-from cnm_minimal.data.datasets import DatasetFiles
+from cnm_minimal.data.files import DatasetFiles, embeddings_for
+from cnm_minimal.data.text import Vocabulary
 from cnm_minimal.data.features import FeatureStore, write_features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,12 +46,15 @@ def test_train_and_evaluate_in_the_activitynet_layouts(tmp_path, config, dim, la
                  "--batch-size", "64", "--progress", "false"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["feature_file"] == name and results["config"]["feature_layout"] == layout
-    assert (results["config"]["alpha"], results["config"]["max_width"]) == (5.0, 1.0)
+    assert (results["config"]["model"]["alpha"], results["config"]["model"]["max_width"]) == (5.0, 1.0)
     assert 0.0 < results["test_at_selected"]["mIoU"] < 1.0
     assert main(["evaluate", str(out / "best.pt"), "--split", "val"]) == 0
 
 
 def test_real_data_without_features_or_vectors_is_a_clear_error(tmp_path):
     (tmp_path / "train_data.json").write_text("[]")
-    with pytest.raises(ValueError, match="feature file name and the word vectors"):
+    with pytest.raises(ValueError, match="real data needs the feature file's name"):
         DatasetFiles.detect(tmp_path)
+    files = DatasetFiles.detect(tmp_path, "features.hdf5")                 # evaluation needs no word vectors
+    with pytest.raises(ValueError, match="needs word vectors"):
+        embeddings_for(files, Vocabulary(("a",)))

@@ -5,12 +5,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cnm_minimal"
 LAYERS = [
-    {"metrics", "baselines"},
-    {"data.annotations", "data.features", "data.text", "data.batching", "data.datasets", "data.simulate",
+    {"atomic", "metrics", "baselines"},
+    {"data.annotations", "data.features", "data.text", "data.dataset", "data.files", "data.simulate",
      "data.download"},
-    {"gaussian_mask", "negatives", "attention", "reconstruction", "losses"},
+    {"gaussian_mask", "negatives", "dropout", "attention", "reconstruction", "losses"},
     {"model"},
-    {"evaluate", "bias", "train"},
+    {"config", "checkpoints", "distributed", "evaluate", "bias", "train"},
     {"ablations", "official"},
     {"notebook", "plots", "widgets"},
 ]
@@ -38,3 +38,11 @@ def test_every_module_has_a_layer_and_imports_only_from_its_own_or_earlier_layer
         for imported in imports_of(PACKAGE / (module.replace(".", "/") + ".py")):
             imported = imported if imported in modules else imported.rsplit(".", 1)[0]
             assert layer_of(imported) <= layer_of(module), f"{module} imports {imported}: a back-edge"
+
+
+def test_the_trainer_holds_no_objective_code():
+    """The losses, the samples and the masks are the model's (chapters 3-8); train.py only calls them."""
+    text = (PACKAGE / "train.py").read_text()
+    for name in ("gaussian_mask(", "soft_mask(", "mine_samples(", "ivc_loss(", "reconstruction_loss(", "clamp(",
+                 "label_smoothed_nll(", "beta1", "reconstruct(", "sentence_losses("):
+        assert name not in text, f"train.py computes part of the objective itself: {name}"

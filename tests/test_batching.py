@@ -1,4 +1,4 @@
-"""MomentDataset and Collate (cnm_minimal/data/batching.py), on the committed simulated sample."""
+"""MomentDataset and Collate (cnm_minimal/data/dataset.py), on the committed simulated sample."""
 
 from pathlib import Path
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from cnm_minimal.data.annotations import Query
-from cnm_minimal.data.batching import Collate, MomentDataset
-from cnm_minimal.data.datasets import DatasetFiles, embeddings_for, load_split
+from cnm_minimal.data.dataset import Collate, MomentDataset
+from cnm_minimal.data.files import DatasetFiles, embeddings_for, load_split
 from cnm_minimal.data.features import FeatureError, FeatureStore, write_features
 from cnm_minimal.data.text import Vocabulary
 

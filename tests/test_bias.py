@@ -11,7 +11,8 @@ from cnm_minimal import baselines, bias
 from cnm_minimal.data.annotations import Query
 from cnm_minimal.evaluate import evaluate_predictions, predict_split
 from cnm_minimal.metrics import temporal_iou
-from cnm_minimal.model import CNM, CNMConfig
+from cnm_minimal.gaussian_mask import predict_segment
+from cnm_minimal.model import CNM, CNMConfig, Prediction
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "charades-sta"
@@ -50,7 +51,7 @@ def test_window_by_duration_learns_one_window_per_duration_group():
 
 
 def test_baseline_table_on_simulated_annotations():
-    from cnm_minimal.data.datasets import DatasetFiles
+    from cnm_minimal.data.files import DatasetFiles
 
     files = DatasetFiles.simulated(ROOT / "data_samples" / "charades-sta-sim")
     train, test = files.queries("train")[0], files.queries("test")[0]
@@ -66,17 +67,18 @@ def test_baseline_table_on_simulated_annotations():
 class ReadsTheClips(torch.nn.Module):
     """A stand-in model whose centre is where feature 0 peaks: it follows the moment when time is reversed."""
 
-    def embed(self, frames, words):
-        return frames, words
-
-    def generate_mask(self, clips, words, lengths):
-        centre = clips[..., 0].argmax(1).float() / (clips.shape[1] - 1)
+    def centre_width(self, frames):
+        centre = frames[..., 0].argmax(1).float() / (frames.shape[1] - 1)
         return centre, torch.full_like(centre, 0.2)
+
+    def predict(self, frames, words, lengths):
+        centre, width = self.centre_width(frames)
+        return Prediction(predict_segment(centre, width), centre, width)
 
 
 class KnowsThePrior(ReadsTheClips):
-    def generate_mask(self, clips, words, lengths):
-        return torch.full((clips.shape[0],), 0.2), torch.full((clips.shape[0],), 0.4)
+    def centre_width(self, frames):
+        return torch.full((frames.shape[0],), 0.2), torch.full((frames.shape[0],), 0.4)
 
 
 def _loader():

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("[0-9]*.ipynb"))
 # Modules whose every function and class must be shown (with show_source) somewhere in the book.
 CORE_MODULES = ["cnm_minimal.metrics", "cnm_minimal.baselines", "cnm_minimal.data.annotations",
-                "cnm_minimal.data.features", "cnm_minimal.data.text", "cnm_minimal.data.batching",
-                "cnm_minimal.data.datasets", "cnm_minimal.data.simulate", "cnm_minimal.gaussian_mask",
+                "cnm_minimal.data.features", "cnm_minimal.data.text", "cnm_minimal.data.dataset",
+                "cnm_minimal.data.files", "cnm_minimal.data.simulate", "cnm_minimal.gaussian_mask",
                 "cnm_minimal.negatives", "cnm_minimal.attention", "cnm_minimal.reconstruction", "cnm_minimal.losses",
                 "cnm_minimal.model", "cnm_minimal.train", "cnm_minimal.evaluate",
                 "cnm_minimal.ablations", "cnm_minimal.bias",

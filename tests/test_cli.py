@@ -20,11 +20,31 @@ def test_the_command_list_and_an_unknown_command(capsys):
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_every_command_has_help(command):
-    result = subprocess.run([sys.executable, "-m", "cnm_minimal", command, "--help"], capture_output=True, text=True,
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_the_module_runs_as_a_program():
+    result = subprocess.run([sys.executable, "-m", "cnm_minimal", "train", "--help"], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "usage:" in result.stdout
+    assert result.returncode == 0 and "--hidden" in result.stdout and "--use-hard-negative" in result.stdout
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--mode", "jiont"], "invalid choice: 'jiont'"), (["--mask-shape", "boxx"], "invalid choice: 'boxx'"),
+    (["--use-hard-negative", "ture"], "'ture' is not a boolean"), (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
+    (["--epochs", "0"], "--epochs must be at least 1"), (["--select-on", "tset"], "invalid choice: 'tset'"),
+])
+def test_bad_options_stop_with_one_line_and_exit_code_2(arguments, message, capsys):
+    try:
+        code = main(["train", *arguments, "--out", "unused"])
+    except SystemExit as stop:                    # argparse's own errors
+        code = stop.code
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and message in error, error
 
 
 def test_train_from_the_full_size_config_with_overrides_then_evaluate(tmp_path, capsys):
@@ -33,13 +53,31 @@ def test_train_from_the_full_size_config_with_overrides_then_evaluate(tmp_path, 
             "--heads", "2", "--video-layers", "1", "--query-layers", "1", "--batch-size", "64", "--progress", "false"]
     assert main(["train", *tiny]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["config"]["epochs"] == 1 and results["config"]["alpha"] == 5.5 and results["config"]["lr"] == 4e-4
+    assert results["config"]["epochs"] == 1 and results["config"]["model"]["alpha"] == 5.5 and results["config"]["lr"] == 4e-4
     assert results["config"]["warmup_updates"] == 400                  # from the config, not overridden
+    assert "epoch 1/1  L_rec" in capsys.readouterr().out                # one log line per epoch
+
+
+def test_evaluate_needs_only_the_checkpoint_and_the_split_files(tmp_path, capsys):
+    """A copy of the test split's annotations and features, no training data, no word vectors."""
+    import shutil
+
+    sample = ROOT / "data_samples" / "charades-sta-sim"
+    run = ["--out", str(tmp_path / "run"), "--epochs", "1", "--num-clips", "16", "--hidden", "32", "--heads", "2",
+           "--video-layers", "1", "--query-layers", "1", "--batch-size", "64"]
+    assert main(["train", *run]) == 0
+    alone = tmp_path / "only-test"
+    alone.mkdir()
+    for name in ("annotations_test.txt", "durations.csv", "features.hdf5"):
+        shutil.copy(sample / name, alone / name)
     capsys.readouterr()
-    assert main(["evaluate", str(tmp_path / "best.pt"), "--predictions", str(tmp_path / "p.jsonl")]) == 0
+    assert main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(alone),
+                 "--predictions", str(tmp_path / "p.jsonl")]) == 0
     out = capsys.readouterr().out
     assert "all queries" in out and "prior-hard" in out and "time-reversed" in out
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 233
+    assert main(["evaluate", str(tmp_path / "missing.pt")]) == 2
+    assert "missing.pt: no such checkpoint" in capsys.readouterr().err
 
 
 def test_the_gpu_script_parses_and_uses_only_package_commands():

@@ -8,16 +8,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnm_minimal import attention as attention_module
+from cnm_minimal import dropout as dropout_module
 from cnm_minimal.attention import (
-    Decoder, DecoderLayer, MultiheadAttention, attention_bias, dropout, mask_conditioned_softmax,
+    Decoder, DecoderLayer, MultiheadAttention, attention_bias, mask_conditioned_softmax, set_attention_path,
 )
-from cnm_minimal.gaussian_mask import GaussianMaskHead, gaussian_mask, predict_segment, proposal_slots
+from cnm_minimal.dropout import dropout
+from cnm_minimal.gaussian_mask import (
+    GaussianMaskHead, box_mask, gaussian_mask, predict_segment, proposal_slots, soft_mask,
+)
 from cnm_minimal.losses import ivc_loss, reconstruction_loss
 from cnm_minimal.model import CNM, CNMConfig
-from cnm_minimal.negatives import mine_samples, stacked_weights
+from cnm_minimal.negatives import mine_samples, stack_samples
 from cnm_minimal.reconstruction import (
-    choose_masked_positions, label_smoothed_nll, mask_words, reconstruction_mask, sinusoidal_positions,
+    choose_hidden_words, counted_slots, hide_words, label_smoothed_nll, sinusoidal_positions,
 )
 
 torch.manual_seed(0)
@@ -59,10 +62,29 @@ def test_gaussian_mask_gradcheck():
 def test_samples_positive_easy_hard():
     m = gaussian_mask(torch.tensor([0.3, 0.7]), torch.tensor([0.2, 0.3]), 10, 5.5)
     samples = mine_samples(m)
-    assert torch.equal(samples.positive + samples.easy, torch.ones_like(m)) and samples.hard is None
-    stacked = stacked_weights(samples)
+    assert list(samples) == ["positive", "hard", "easy"]
+    assert torch.equal(samples["positive"] + samples["easy"], torch.ones_like(m))
+    stacked = stack_samples(samples)
     assert stacked.shape == (6, 10)
     assert torch.equal(stacked[2:4], torch.ones(2, 10)) and torch.equal(stacked[4:], 1 - m)
+    assert list(mine_samples(m, hard=False)) == ["positive", "easy"] and list(mine_samples(m, easy=False)) == ["positive", "hard"]
+
+
+def test_box_mask_is_high_inside_the_window_and_low_outside():
+    centre, width = torch.tensor([0.5]), torch.tensor([0.4])
+    m = box_mask(centre, width, 21)[0]
+    assert m[10] > 0.98 and m[0] < 0.01 and m[20] < 0.01 and abs(m[6] - m[14]) < 1e-6     # symmetric about c
+    assert torch.equal(soft_mask(centre, width, 21, 5.5, "box"), box_mask(centre, width, 21))
+    assert torch.equal(soft_mask(centre, width, 21, 5.5), gaussian_mask(centre, width, 21, 5.5))
+    with pytest.raises(ValueError, match="unknown mask shape 'boxx'"):
+        soft_mask(centre, width, 21, 5.5, "boxx")
+
+
+def test_losses_leave_out_the_terms_of_a_missing_negative():
+    p, h, e = torch.tensor([2.0, 3.0]), torch.tensor([2.5, 2.0]), torch.tensor([4.0, 2.0])
+    assert ivc_loss(p, h, None) == torch.clamp(p - h + 0.1, min=0).mean()
+    assert ivc_loss(p, None, e) == torch.clamp(p - e + 0.15, min=0).mean()
+    assert ivc_loss(p) == p.mean() and reconstruction_loss(p) == p.mean()
 
 
 # --- mask-conditioned attention -----------------------------------------------------------------------
@@ -81,8 +103,9 @@ def test_fast_path_equals_from_scratch_path(causal):
     x, memory = torch.randn(3, 7, 16), torch.randn(3, 7, 16)
     padding = torch.tensor([[False] * 7, [False] * 5 + [True] * 2, [False] * 3 + [True] * 4])
     m = torch.rand(3, 7)
-    fast, _ = attention(x, memory, padding, causal=causal, mask=m, fast=True)
-    slow, weights = attention(x, memory, padding, causal=causal, mask=m, fast=False)
+    fast, _ = attention(x, memory, padding, causal=causal, key_weights=m)
+    set_attention_path(attention, fast=False)
+    slow, weights = attention(x, memory, padding, causal=causal, key_weights=m)
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
     assert torch.allclose(weights.sum(-1), torch.ones(3, 4, 7))
     assert (weights[1, :, :, 5:] < 1e-20).all()                     # padded keys get no weight
@@ -93,8 +116,9 @@ def test_fast_path_equals_from_scratch_path(causal):
 def test_plain_causal_self_attention_fast_equals_from_scratch():
     attention = MultiheadAttention(16, 4)
     x = torch.randn(3, 9, 16)
-    fast, _ = attention(x, x, causal=True, fast=True)             # the is_causal kernel path
-    slow, weights = attention(x, x, causal=True, fast=False)
+    fast, _ = attention(x, x, causal=True)                         # the is_causal kernel path
+    attention.fast = False
+    slow, weights = attention(x, x, causal=True)
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
     assert (weights.triu(1) == 0).all()
 
@@ -120,7 +144,7 @@ def test_dropout_distribution_gradient_and_eval_identity():
 
 def test_decoder_layer_drops_out_three_sublayer_outputs_and_nothing_else(monkeypatch):
     calls = []
-    monkeypatch.setattr(attention_module, "dropout", lambda x, p, training: calls.append(tuple(x.shape)) or x)
+    monkeypatch.setattr(dropout_module, "dropout", lambda x, p, training: calls.append(tuple(x.shape)) or x)
     layer = DecoderLayer(16, 4, dropout=0.1).train()
     layer(torch.randn(2, 5, 16), memory=torch.randn(2, 3, 16))
     assert calls == [(2, 5, 16)] * 3                             # self-attn, cross-attn, FFN outputs (authors' code)
@@ -137,16 +161,17 @@ def test_with_a_mask_of_ones_it_is_torch_multihead_attention():
     padding[1, 6:] = True
     expected, _ = reference(x, memory, memory, key_padding_mask=padding)
     for fast in (True, False):
-        got, _ = ours(x, memory, padding, mask=torch.ones(2, 9), fast=fast)
+        ours.fast = fast
+        got, _ = ours(x, memory, padding, key_weights=torch.ones(2, 9))
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_attention_gradcheck_float64(fast):
-    attention = MultiheadAttention(8, 2).double()
+    attention = MultiheadAttention(8, 2, fast=fast).double()
     x = torch.randn(2, 4, 8, dtype=torch.float64, requires_grad=True)
     m = (0.1 + torch.rand(2, 4, dtype=torch.float64)).requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b: attention(a, a, causal=True, mask=b, fast=fast)[0], (x, m))
+    assert torch.autograd.gradcheck(lambda a, b: attention(a, a, causal=True, key_weights=b)[0], (x, m))
 
 
 def test_causal_decoder_ignores_the_future_and_padding():
@@ -175,12 +200,12 @@ def test_positions_table():
 def test_masked_positions_count_range_and_seed():
     lengths = torch.tensor([1, 2, 3, 7, 13])
     weights = torch.ones(5, 13)
-    masked = choose_masked_positions(weights, lengths, torch.Generator().manual_seed(0))
+    masked = choose_hidden_words(weights, lengths, torch.Generator().manual_seed(0))
     assert masked.shape == (5, 14) and not masked[:, 0].any()
     assert masked.sum(1).tolist() == [1, 1, 1, 2, 4]
     for row, l in zip(masked, lengths.tolist()):
         assert not row[l + 1:].any()
-    again = choose_masked_positions(weights, lengths, torch.Generator().manual_seed(0))
+    again = choose_hidden_words(weights, lengths, torch.Generator().manual_seed(0))
     assert torch.equal(masked, again)
 
 
@@ -202,7 +227,7 @@ def test_masked_positions_follow_softmax_weights_without_replacement():
     p = torch.softmax(weights, -1)[0].numpy()
     draws = 20000
     generator = torch.Generator().manual_seed(1)
-    masked = choose_masked_positions(weights.expand(draws, -1), torch.full((draws,), 6), generator)
+    masked = choose_hidden_words(weights.expand(draws, -1), torch.full((draws,), 6), generator)
     frequency = masked[:, 1:].float().mean(0).numpy()
     np.testing.assert_allclose(frequency, exact_inclusion(p, 2), atol=0.012)
     assert frequency[0] > 1.5 * frequency[1]                       # content words are hidden more often
@@ -211,14 +236,14 @@ def test_masked_positions_follow_softmax_weights_without_replacement():
 def test_mask_words_and_loss_mask():
     words = torch.arange(2 * 4 * 3, dtype=torch.float32).view(2, 4, 3)
     masked = torch.tensor([[False, True, False, False], [False, False, False, True]])
-    out = mask_words(words, masked, torch.full((3,), -1.0))
+    out = hide_words(words, masked, torch.full((3,), -1.0))
     assert (out[0, 1] == -1).all() and (out[1, 3] == -1).all() and torch.equal(out[0, 2], words[0, 2])
-    assert reconstruction_mask(torch.tensor([3, 1]), 3).tolist() == [[True, True, True], [True, True, False]]
+    assert counted_slots(torch.tensor([3, 1]), 3).tolist() == [[True, True, True], [True, True, False]]
 
 
 def test_label_smoothed_nll_is_torch_cross_entropy_with_label_smoothing():
     logits, targets = torch.randn(3, 5, 11), torch.randint(0, 11, (3, 5))
-    mask = reconstruction_mask(torch.tensor([4, 2, 0]), 5)
+    mask = counted_slots(torch.tensor([4, 2, 0]), 5)
     ours = label_smoothed_nll(logits, targets, mask, eps=0.1)
     per_slot = F.cross_entropy(logits.transpose(1, 2), targets, label_smoothing=0.1, reduction="none")
     expected = (per_slot * mask).sum(1) / mask.sum(1)
@@ -251,7 +276,7 @@ def toy_batch(lengths=(3, 5)):
 def test_model_shapes_and_gradients_reach_every_parameter():
     model = CNM(SMALL)
     frames, words, ids, lengths, weights = toy_batch()
-    out = model(frames, words, ids, lengths, weights, generator=torch.Generator().manual_seed(0))
+    out = model(frames, words, ids, lengths, weights, rng=torch.Generator().manual_seed(0))
     assert out.mask.shape == (2, 4) and out.logits_positive.shape == (2, 5, 9)
     (out.rec_loss + out.ivc_loss).backward()
     no_grad = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
@@ -263,9 +288,9 @@ def test_a_sentence_reconstructs_the_same_alone_or_next_to_a_longer_one():
     frames, words, ids, lengths, weights = toy_batch((3, 5))
     masked = torch.zeros(2, 6, dtype=torch.bool)
     masked[:, 2] = True
-    together = model(frames, words, ids, lengths, weights, masked_positions=masked)
-    alone = model(frames[:1], words[:1, :4], ids[:1, :3], lengths[:1], weights[:1, :3], masked_positions=masked[:1, :4])
+    together = model(frames, words, ids, lengths, weights, hidden_words=masked)
+    alone = model(frames[:1], words[:1, :4], ids[:1, :3], lengths[:1], weights[:1, :3], hidden_words=masked[:1, :4])
     torch.testing.assert_close(together.logits_positive[0, :3], alone.logits_positive[0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(together.centre[:1], alone.centre)
-    assert together.loss_mask[0].tolist() == [True, True, True, True, False]   # 3 words + the end token
-    assert alone.loss_mask[0].tolist() == [True, True, True]                   # the longest: no end token
+    assert together.counted[0].tolist() == [True, True, True, True, False]   # 3 words + the end token
+    assert alone.counted[0].tolist() == [True, True, True]                   # the longest: no end token

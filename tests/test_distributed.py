@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--data", str(ROOT / "data_samples" / "charades-sta-sim"), "--num-clips", "16", "--hidden", "32", "--heads", "2",
         "--video-layers", "1", "--query-layers", "1", "--batch-size", "64", "--warmup-updates", "5",
@@ -19,6 +21,7 @@ def torchrun(out: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
 
 
+@pytest.mark.slow
 def test_two_processes_stay_in_sync_and_resume(tmp_path):
     first = torchrun(tmp_path, "--epochs", "1")
     assert first.returncode == 0, first.stderr[-3000:]

@@ -1,100 +1,77 @@
-"""Safe downloads and feature-file checks (cnm_minimal/data/download.py).
+"""Fetching and checking the book's data files (cnm_minimal/data/download.py).
 
-No test touches the network: a small HTTP server on 127.0.0.1 serves seeded random bytes, with
-switches that make it misbehave the ways real servers do (drop the connection, ignore Range,
-serve other bytes, stall, omit Content-Length, answer with an error status).
+No test touches the internet: a small HTTP server on 127.0.0.1, in a thread, serves files the tests make, and
+can answer the first requests with an error status. The resources pointing at it are ordinary
+:class:`Resource` records, put in the registry with ``monkeypatch`` where the command line must find them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import random
 import re
+import subprocess
+import sys
 import threading
-import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from cnm_minimal.data import download as dl
-from cnm_minimal.data.download import (
-    ChecksumError, DownloadError, FeatureFileError, ManualResource, Resource, SizeMismatchError,
-    download, verify_features, video_ids_from_annotations,
-)
+from cnm_minimal.data.download import ChecksumError, DownloadError, Member, Resource, download, members, video_ids
 
 BODY = random.Random(1234).randbytes(300_000)
 BODY_SHA = hashlib.sha256(BODY).hexdigest()
-FAST = dict(chunk_size=16 * 1024, timeout=5, retry_wait=0)
 CNM_JSON = '[["AO8RW", 30.1, [0.0, 6.9], "s"], ["Y6R7T", 20.0, [1, 2], "t"]]'
+VECTORS = "the 0.1 0.2 0.3\n" * 2000   # the member the book reads
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name, text in files.items():
+            zipped.writestr(name, text)
+    return buffer.getvalue()
+
+
+ARCHIVE = zip_of({"glove.6B.300d.txt": VECTORS, "glove.6B.50d.txt": "the 0.3\n"})
 
 
 class FixtureServer(ThreadingHTTPServer):
-    """Serves ``body`` at any path and records what it was asked."""
+    """Serves ``files`` (path -> bytes); answers the first requests with the statuses in ``failures``."""
 
     daemon_threads = True
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), FixtureHandler)
-        self.body = BODY
-        self.drop_after: int | None = None  # send this many body bytes, then hang up...
-        self.drops_left = 0  # ...on this many requests
-        self.stall_after: int | None = None  # send this many bytes, then go silent...
-        self.stalls_left = 0  # ...on this many requests
-        self.ignore_range = False
-        self.omit_length = False
-        self.status: int | None = None  # answer every request with this error status
-        self.ranges: list[str | None] = []  # the Range header of every request, in order
+        self.files = {"/file.bin": BODY, "/glove.zip": ARCHIVE}
+        self.failures: list[int] = []
+        self.requests: list[str] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/file.bin"
-
-    @property
-    def requests(self) -> int:
-        return len(self.ranges)
+    def url(self, path: str = "/file.bin") -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
 
 
 class FixtureHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep pytest output clean
+    def log_message(self, *args) -> None:   # keep pytest output clean
         pass
 
     def do_GET(self) -> None:
         srv: FixtureServer = self.server
-        header = self.headers.get("Range")
-        srv.ranges.append(header)
-        if srv.status is not None:
-            self.send_error(srv.status)
+        srv.requests.append(self.path)
+        if srv.failures or self.path not in srv.files:
+            self.send_error(srv.failures.pop(0) if srv.failures else 404)
             return
-        body, start = srv.body, 0
-        if header and not srv.ignore_range:
-            start = int(re.fullmatch(r"bytes=(\d+)-", header)[1])
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        payload = body[start:]
-        if not srv.omit_length:
-            self.send_header("Content-Length", str(len(payload)))
+        body = srv.files[self.path]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if srv.drops_left > 0:
-            srv.drops_left -= 1
-            self.wfile.write(payload[: srv.drop_after])
-            self.close_connection = True  # hang up before Content-Length is reached
-            return
-        if srv.stalls_left > 0:
-            srv.stalls_left -= 1
-            self.wfile.write(payload[: srv.stall_after])
-            self.wfile.flush()
-            time.sleep(1.0)  # longer than the client's timeout in the test
-            return
-        self.wfile.write(payload)
+        self.wfile.write(body)
 
 
 @pytest.fixture
@@ -107,202 +84,236 @@ def server():
     srv.server_close()
 
 
-def resource_for(srv: FixtureServer, sha256: str | None = BODY_SHA, size: int | None = None):
-    return Resource("fixture", srv.url, sha256, "file.bin", size)
+def resource_for(srv: FixtureServer, sha256: str = BODY_SHA, folder: str = "data/fixture") -> Resource:
+    return Resource("fixture", "fixtures", folder, "file.bin", srv.url(), sha256, len(BODY), "seeded random bytes")
 
 
-# --- the transfer ----------------------------------------------------------------------------
+def glove_for(srv: FixtureServer, member_sha256: str | None = None) -> Resource:
+    return Resource("toy-glove", "toy-glove", "data/toy-glove", "glove.zip", srv.url("/glove.zip"),
+                    hashlib.sha256(ARCHIVE).hexdigest(), len(ARCHIVE), "a zip like GloVe's",
+                    members=(Member("glove.6B.300d.txt", member_sha256),))
 
 
-def test_fresh_download_gives_the_exact_bytes(server, tmp_path):
-    path = download(resource_for(server, size=len(BODY)), tmp_path / "new" / "dir", **FAST)
+# --- fetching ----------------------------------------------------------------------------------------
+
+
+def test_fresh_download_gives_the_verified_bytes_and_nothing_else(server, tmp_path):
+    path = download(resource_for(server), tmp_path / "new" / "dir")
     assert path == tmp_path / "new" / "dir" / "file.bin"
     assert path.read_bytes() == BODY
-    assert not path.with_name("file.bin.part").exists()
-    assert server.ranges == [None]
+    assert os.listdir(path.parent) == ["file.bin"]   # pooch's temporary file is gone
+    assert server.requests == ["/file.bin"]
 
 
-def test_interrupted_transfer_resumes_with_a_range_request(server, tmp_path):
-    server.drop_after, server.drops_left = 100_000, 1
-    path = download(resource_for(server), tmp_path, **FAST)
-    assert server.ranges == [None, "bytes=100000-"]
-    assert path.read_bytes() == BODY
-
-
-def test_socket_timeout_is_retried_and_resumed(server, tmp_path):
-    server.stall_after, server.stalls_left = 50_000, 1
-    path = download(resource_for(server), tmp_path, chunk_size=16 * 1024, timeout=0.3, retry_wait=0)
-    assert server.requests == 2
-    assert server.ranges[1] is not None and server.ranges[1].startswith("bytes=")
-    assert path.read_bytes() == BODY
-
-
-def test_leftover_part_from_an_earlier_run_is_resumed(server, tmp_path):
-    (tmp_path / "file.bin.part").write_bytes(BODY[:123_456])
-    path = download(resource_for(server), tmp_path, **FAST)
-    assert server.ranges == ["bytes=123456-"]  # only the missing bytes were requested
-    assert path.read_bytes() == BODY
-    assert not (tmp_path / "file.bin.part").exists()
-
-
-def test_server_ignoring_range_restarts_from_zero(server, tmp_path):
-    server.ignore_range = True
-    (tmp_path / "file.bin.part").write_bytes(BODY[:123_456])
-    path = download(resource_for(server), tmp_path, **FAST)
-    assert server.ranges == ["bytes=123456-"]  # asked for a range, got the full body (200)
-    assert path.read_bytes() == BODY  # the old prefix was truncated, not appended to
-
-
-def test_complete_part_answered_416_is_verified_without_a_body(server, tmp_path):
-    (tmp_path / "file.bin.part").write_bytes(BODY)
-    path = download(resource_for(server), tmp_path, **FAST)  # size unknown: must ask the server
-    assert server.ranges == [f"bytes={len(BODY)}-"]
-    assert path.read_bytes() == BODY
-
-
-def test_bad_part_answered_416_is_deleted_and_restarted_once(server, tmp_path):
-    (tmp_path / "file.bin.part").write_bytes(bytes(len(BODY)))  # right length, wrong bytes
-    path = download(resource_for(server), tmp_path, **FAST)
-    assert server.ranges == [f"bytes={len(BODY)}-", None]
-    assert path.read_bytes() == BODY
-
-
-def test_part_with_every_byte_needs_no_request_when_the_size_is_known(server, tmp_path):
-    (tmp_path / "file.bin.part").write_bytes(BODY)
-    path = download(resource_for(server, size=len(BODY)), tmp_path, **FAST)
-    assert server.requests == 0
-    assert path.read_bytes() == BODY
-
-
-def test_wrong_bytes_raise_checksum_error_and_leave_nothing(server, tmp_path):
-    server.body = BODY[:-1] + b"\x00"
+def test_wrong_bytes_are_refused_and_nothing_is_left_at_the_final_name(server, tmp_path):
+    server.files["/file.bin"] = BODY[:-1] + b"\x00"
     with pytest.raises(ChecksumError) as info:
-        download(resource_for(server), tmp_path, **FAST)
+        download(resource_for(server), tmp_path, retries=0)
     message = str(info.value)
-    assert server.url in message
-    assert BODY_SHA in message
-    assert hashlib.sha256(server.body).hexdigest() in message
+    assert "fixture" in message and BODY_SHA in message
+    assert hashlib.sha256(server.files["/file.bin"]).hexdigest() in message
     assert isinstance(info.value, ValueError)
-    assert not (tmp_path / "file.bin").exists()
-    assert not (tmp_path / "file.bin.part").exists()
+    assert os.listdir(tmp_path) == []
 
 
-def test_existing_good_file_makes_no_request(server, tmp_path):
+def test_file_already_there_with_the_right_hash_is_not_fetched_again(server, tmp_path):
     (tmp_path / "file.bin").write_bytes(BODY)
-    path = download(resource_for(server), tmp_path, **FAST)
-    assert path == tmp_path / "file.bin"
-    assert server.requests == 0
+    assert download(resource_for(server), tmp_path) == tmp_path / "file.bin"
+    assert server.requests == []
 
 
-def test_existing_wrong_file_is_left_untouched(server, tmp_path):
-    mine = b"my own notes, not the dataset\n"
+def test_file_already_there_with_another_hash_is_left_untouched(server, tmp_path):
+    mine = b"my own notes, not the data set\n" * 10_000
     (tmp_path / "file.bin").write_bytes(mine)
     with pytest.raises(ChecksumError) as info:
-        download(resource_for(server), tmp_path, **FAST)
+        download(resource_for(server), tmp_path)
     message = str(info.value)
-    assert str(tmp_path / "file.bin") in message
+    assert str(tmp_path / "file.bin") in message and "move it away" in message
     assert BODY_SHA in message and hashlib.sha256(mine).hexdigest() in message
-    assert "move it away" in message
     assert (tmp_path / "file.bin").read_bytes() == mine
-    assert server.requests == 0
+    assert server.requests == []
 
 
-def test_exhausted_retries_keep_the_partial_file(server, tmp_path):
-    server.drop_after, server.drops_left = 10_000, 99
-    with pytest.raises(DownloadError) as info:
-        download(resource_for(server), tmp_path, retries=2, **FAST)
-    message = str(info.value)
-    part = tmp_path / "file.bin.part"
-    assert str(part) in message and "kept" in message and "rerun" in message
-    assert server.requests == 3  # the first try and two retries, each resuming
-    assert server.ranges == [None, "bytes=10000-", "bytes=20000-"]
-    assert part.read_bytes() == BODY[:30_000]
-    assert not (tmp_path / "file.bin").exists()
-
-
-def test_http_404_fails_at_once_without_retries(server, tmp_path):
-    server.status = 404
-    with pytest.raises(DownloadError, match="404"):
-        download(resource_for(server), tmp_path, retries=3, **FAST)
-    assert server.requests == 1
-
-
-def test_http_503_is_retried(server, tmp_path):
-    server.status = 503
-    with pytest.raises(DownloadError, match="giving up after 3"):
-        download(resource_for(server), tmp_path, retries=2, **FAST)
-    assert server.requests == 3
-
-
-def test_announced_size_contradicting_the_registry_fails(server, tmp_path):
-    with pytest.raises(SizeMismatchError, match=f"announces {len(BODY)} bytes"):
-        download(resource_for(server, size=len(BODY) + 1), tmp_path, **FAST)
-    assert not (tmp_path / "file.bin").exists()
-
-
-def test_more_bytes_than_expected_fail_and_are_not_kept(server, tmp_path):
-    server.omit_length = True  # the server gives no size; only the registry knows it
-    with pytest.raises(SizeMismatchError, match="more than the expected"):
-        download(resource_for(server, size=len(BODY) - 1000), tmp_path, **FAST)
-    assert not (tmp_path / "file.bin.part").exists()
-    assert not (tmp_path / "file.bin").exists()
-
-
-def test_unpinned_resource_is_refused_unless_allowed(server, tmp_path, capsys):
-    unpinned = resource_for(server, sha256=None)
-    with pytest.raises(ValueError, match="allow_unpinned"):
-        download(unpinned, tmp_path, **FAST)
-    assert server.requests == 0
-    path = download(unpinned, tmp_path, allow_unpinned=True, **FAST)
+def test_a_transient_failure_is_retried(server, tmp_path):
+    server.failures = [503]
+    path = download(resource_for(server), tmp_path, retries=1)
+    assert server.requests == ["/file.bin", "/file.bin"]
     assert path.read_bytes() == BODY
-    assert BODY_SHA in capsys.readouterr().out  # printed so that the reader can pin it
+
+
+def test_failures_on_every_attempt_are_a_download_error(server, tmp_path):
+    server.failures = [503]
+    with pytest.raises(DownloadError) as info:
+        download(resource_for(server), tmp_path, retries=0)
+    message = str(info.value)
+    assert "503" in message and server.url() in message and "1 attempt(s)" in message
+    assert os.listdir(tmp_path) == []
 
 
 def test_progress_bar_does_not_change_the_result(server, tmp_path):
-    path = download(resource_for(server), tmp_path, progress=True, **FAST)
-    assert path.read_bytes() == BODY
+    assert download(resource_for(server), tmp_path, progress=True).read_bytes() == BODY
 
 
-# --- the registry ----------------------------------------------------------------------------
+# --- extraction --------------------------------------------------------------------------------------
 
 
-def test_registry_entries_are_pinned_https_and_distinct():
+def test_members_are_extracted_verified_and_rechecked_every_time(server, tmp_path):
+    glove = glove_for(server)
+    archive = download(glove, tmp_path)
+    target = tmp_path / "glove.6B.300d.txt"
+    assert members(glove, tmp_path) == {target: "missing"}
+    assert members(glove, tmp_path, repair=True) == {target: "missing"}   # what it was before
+    assert target.read_text() == VECTORS
+    assert members(glove, tmp_path) == {target: None}
+    assert sorted(os.listdir(tmp_path)) == sorted([archive.name, target.name])   # no temporary file, no other member
+
+    target.write_text(VECTORS[:1000])                                    # a truncated extraction
+    problem = members(glove, tmp_path)[target]
+    assert problem == f"1,000 bytes, expected {len(VECTORS):,} (truncated, or another file)"
+    assert members(glove, tmp_path, repair=True) == {target: problem}
+    assert target.read_text() == VECTORS and members(glove, tmp_path) == {target: None}
+
+    archive.unlink()                                                    # nothing left to check the size with
+    assert "cannot be checked" in members(glove, tmp_path)[target]
+
+
+def test_a_member_with_a_known_hash_is_checked_by_it(server, tmp_path):
+    glove = glove_for(server, hashlib.sha256(VECTORS.encode()).hexdigest())
+    download(glove, tmp_path)
+    target = tmp_path / "glove.6B.300d.txt"
+    members(glove, tmp_path, repair=True)
+    target.write_text("X" + VECTORS[1:])                                 # right size, wrong bytes
+    assert members(glove, tmp_path)[target].startswith("SHA-256 ")
+    members(glove, tmp_path, repair=True)
+    assert target.read_text() == VECTORS
+
+
+def test_a_member_that_extracts_to_other_bytes_never_reaches_its_name(server, tmp_path):
+    glove = glove_for(server, "0" * 64)
+    download(glove, tmp_path)
+    with pytest.raises(ChecksumError, match="glove.6B.300d.txt came out of"):
+        members(glove, tmp_path, repair=True)
+    assert sorted(os.listdir(tmp_path)) == ["glove.zip"]
+
+
+# --- the registry ------------------------------------------------------------------------------------
+
+
+def test_registry_keeps_every_file_pinned_with_its_size():
     resources = list(dl.RESOURCES.values())
-    assert len(resources) >= 7
+    assert len(resources) == 7
     for r in resources:
-        assert r.sha256 is not None and re.fullmatch(r"[0-9a-f]{64}", r.sha256), r.name
-        assert r.url.startswith("https://"), r.name
-        assert r.size is not None and r.size > 0, r.name
-    assert len({r.filename for r in resources}) == len(resources)
-    assert len({r.sha256 for r in resources}) == len(resources)
-    for group, names in dl.GROUPS.items():
-        assert group in dl.DEFAULT_DEST
-        assert all(name in dl.RESOURCES for name in names)
-    charades = {dl.RESOURCES[n].filename for n in dl.GROUPS["charades-sta"]}
-    wanted = {"charades_sta_train.txt", "charades_sta_test.txt", "cnm_train.json", "cnm_test.json"}
-    assert wanted <= charades
+        assert re.fullmatch(r"[0-9a-f]{64}", r.sha256) and r.url.startswith("https://") and r.size > 0, r.name
+    assert len({r.filename for r in resources}) == len({r.sha256 for r in resources}) == len(resources)
+    charades = {r.filename for r in resources if r.group == "charades-sta"}
+    assert {"charades_sta_train.txt", "charades_sta_test.txt", "cnm_train.json", "cnm_test.json"} <= charades
+    glove = dl.RESOURCES["glove-6b"]
+    assert (glove.folder, glove.size, glove.sha256[:16]) == ("data/glove", 862_182_613, "617afb2fe6cbd085")
+    assert glove.members == (Member("glove.6B.300d.txt", None),)
+    assert all(r.licence for r in resources)
 
 
 def test_resource_rejects_malformed_entries():
-    with pytest.raises(ValueError, match="sha256"):
-        Resource("x", "https://example.org/a", "abc", "a")
-    with pytest.raises(ValueError, match="bare file name"):
-        Resource("x", "https://example.org/a", None, "../a")
-    with pytest.raises(ValueError, match="http"):
-        Resource("x", "ftp://example.org/a", None, "a")
+    good = dict(name="x", group="x", folder="data/x", filename="a", url="https://example.org/a", sha256="0" * 64,
+                size=1, description="")
+    Resource(**good)
+    for change, match in [({"sha256": "abc"}, "sha256"), ({"filename": "../a"}, "bare file name"),
+                          ({"url": "ftp://example.org/a"}, "http"), ({"members": (Member("m", "xyz"),)}, "sha256")]:
+        with pytest.raises(ValueError, match=match):
+            Resource(**{**good, **change})
 
 
 def test_manual_resources_explain_the_steps_and_the_path():
-    assert dl.MANUAL_RESOURCES["charades-i3d"].path == "data/charades-sta/i3d_features.hdf5"
-    assert dl.MANUAL_RESOURCES["charades-i3d"].dim == 1024
-    assert dl.MANUAL_RESOURCES["activitynet-c3d"].dim == 500
-    assert dl.MANUAL_RESOURCES["activitynet-clip"].dim == 512
+    manual = dl.MANUAL_RESOURCES
+    assert (manual["charades-i3d"].path, manual["charades-i3d"].dim) == ("data/charades-sta/i3d_features.hdf5", 1024)
+    assert (manual["activitynet-c3d"].dim, manual["activitynet-c3d"].layout) == (500, "c3d")
+    assert manual["activitynet-clip"].dim == 512
+    for m in manual.values():
+        text = m.how_to_get()
+        assert m.path in text and "no checksum" in text and "check-features" in text and m.licence in text
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def registry(server, tmp_path, monkeypatch):
+    """The loopback resources in the registry, and the working directory in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    for resource in (resource_for(server), glove_for(server)):
+        monkeypatch.setitem(dl.RESOURCES, resource.name, resource)
+    return dl.RESOURCES
+
+
+def one_error_line(err: str) -> str:
+    """Pooch may log progress lines first; the failure itself is one ``error:`` line, and no traceback."""
+    assert "Traceback" not in err and err.count("error:") == 1
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: ")
+    return line
+
+
+def test_cli_list_shows_every_file_and_its_state_on_disk(registry, capsys):
+    assert dl.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for r in registry.values():
+        assert r.url in out and r.sha256 in out and r.licence in out
     for manual in dl.MANUAL_RESOURCES.values():
-        text = manual.how_to_get()
-        assert manual.path in text and "no checksum" in text and "check-features" in text
+        assert manual.path in out
+    assert "data/toy-glove/glove.zip" in out and "[missing]" in out and "checked by its size in the zip" in out
+
+    assert dl.main(["get", "toy-glove", "--no-progress"]) == 0
+    Path("data/toy-glove/glove.6B.300d.txt").write_text("the 0.1\n")
+    capsys.readouterr()
+    assert dl.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any("toy-glove: data/toy-glove/glove.zip" in line and line.endswith("[ok]") for line in lines)
+    assert any("glove.6B.300d.txt" in line and "[BAD: 8 bytes, expected" in line for line in lines)
 
 
-# --- hand-fetched feature files ----------------------------------------------------------------
+def test_cli_get_fetches_a_group_and_repairs_a_truncated_member(registry, capsys):
+    assert dl.main(["get", "toy-glove", "--no-progress"]) == 0
+    target = Path("data/toy-glove/glove.6B.300d.txt")
+    assert target.read_text() == VECTORS
+    assert capsys.readouterr().out.count("ok  ") == 2
+    target.write_text(VECTORS[:10])
+    assert dl.main(["get", "toy-glove", "--no-progress"]) == 0
+    assert "re-extracted: it was 10 bytes" in capsys.readouterr().out
+    assert target.read_text() == VECTORS
+
+    assert dl.main(["get", "fixtures", "--dest", "elsewhere", "--no-progress"]) == 0
+    assert Path("elsewhere/file.bin").read_bytes() == BODY
+
+
+def test_cli_failures_are_one_line_with_exit_code_2(registry, server, capsys):
+    assert dl.main(["get", "no-such-thing"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown name 'no-such-thing'; choose one of: charades-sta,") and err.count("\n") == 1
+
+    assert dl.main(["get", "charades-i3d"]) == 2   # manual: prints the steps, then fails
+    captured = capsys.readouterr()
+    assert "data/charades-sta/i3d_features.hdf5" in captured.out
+    assert one_error_line(captured.err) == "error: charades-i3d must be fetched by hand (the steps are above)"
+
+    assert dl.main(["how-to", "charades-i3d"]) == 0
+    assert "pan.baidu.com" in capsys.readouterr().out
+    assert dl.main(["how-to", "nope"]) == 2
+    assert "unknown manual resource 'nope'" in one_error_line(capsys.readouterr().err)
+
+    server.files["/file.bin"] = b"other bytes"
+    assert dl.main(["get", "fixture", "--retries", "0", "--no-progress"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "fixture" in line and "Nothing was written to" in line
+    assert not Path("data/fixture/file.bin").exists()
+
+
+def test_the_package_entry_point_runs_the_download_command():
+    run = subprocess.run([sys.executable, "-m", "cnm_minimal", "download", "how-to", "nope"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.startswith("error: unknown manual resource") and run.stdout == ""
+
+
+# --- hand-fetched feature files ------------------------------------------------------------------------
 
 
 def write_features(path: Path, arrays: dict, layout: str = "flat") -> Path:
@@ -312,128 +323,59 @@ def write_features(path: Path, arrays: dict, layout: str = "flat") -> Path:
     return path
 
 
-def test_good_feature_file_passes(tmp_path):
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    arrays = {vid: rng.normal(size=(5, 8)) for vid in ("AAAAA", "BBBBB")}
-    path = write_features(tmp_path / "f.hdf5", arrays)
-    assert verify_features(path, ["AAAAA", "BBBBB", "AAAAA"], 8) == 2
-    manual = ManualResource("toy", str(path), 8, "get it somehow")
-    assert manual.verify(["BBBBB"]) == 1
-
-
-def test_feature_problems_are_all_listed_by_video_id(tmp_path):
-    import numpy as np
-
-    bad_values = np.zeros((4, 8))
-    bad_values[2, 3] = np.nan
-    path = write_features(
-        tmp_path / "f.hdf5",
-        {"GOOD1": np.ones((3, 8)), "WIDE1": np.ones((3, 16)), "NANV1": bad_values},
-    )
-    with pytest.raises(FeatureFileError) as info:
-        verify_features(path, ["GOOD1", "MISS1", "WIDE1", "NANV1", "MISS2"], 8)
-    problems = info.value.problems
-    assert len(problems) == 4
-    message = str(info.value)
-    expected = {"MISS1": "no features for video MISS1", "MISS2": "no features for video MISS2",
-                "WIDE1": "video WIDE1 has shape [3, 16], expected [T >= 1, 8]",
-                "NANV1": "video NANV1 has NaN or infinite values in 1 row(s)"}
-    for vid, what in expected.items():
-        assert what in problems, (vid, problems)
-        assert vid in message
-    assert "GOOD1" not in message
-
-
-def test_nested_c3d_layout_and_unreadable_files(tmp_path):
-    import numpy as np
-
-    arrays = {"v_abc": np.ones((2, 500))}
-    path = write_features(tmp_path / "c3d.hdf5", arrays, layout="c3d")
-    assert dl.MANUAL_RESOURCES["activitynet-c3d"].verify(["v_abc"], path) == 1
-    with pytest.raises(FeatureFileError, match="is a group, not a"):
-        verify_features(path, ["v_abc"], 500)  # the group itself is not the array
-    with pytest.raises(FeatureFileError, match="feature file not found"):
-        verify_features(tmp_path / "absent.hdf5", ["v_abc"], 500)
-    (tmp_path / "text.hdf5").write_text("not hdf5")
-    with pytest.raises(FeatureFileError, match="not a readable HDF5 file"):
-        verify_features(tmp_path / "text.hdf5", ["v_abc"], 500)
-
-
-def test_video_ids_are_read_from_every_annotation_format(tmp_path):
-    (tmp_path / "sta.txt").write_text("AO8RW 0.0 6.9##a person reads\nAO8RW 1 2##x\nY6R7T 3 4##y\n")
-    (tmp_path / "cnm.json").write_text(CNM_JSON)
-    (tmp_path / "anet.json").write_text('{"v_a": {"duration": 1}, "v_b": {"duration": 2}}')
-    (tmp_path / "charades.csv").write_text("id,subject,length\r\nAO8RW,HR4,30\r\nY6R7T,HR4,20\r\n")
-    assert video_ids_from_annotations(tmp_path / "sta.txt") == ["AO8RW", "Y6R7T"]
-    assert video_ids_from_annotations(tmp_path / "cnm.json") == ["AO8RW", "Y6R7T"]
-    assert video_ids_from_annotations(tmp_path / "anet.json") == ["v_a", "v_b"]
-    assert video_ids_from_annotations(tmp_path / "charades.csv") == ["AO8RW", "Y6R7T"]
-
-
-# --- the command line ---------------------------------------------------------------------------
-
-
-def test_cli_list_shows_every_resource(capsys):
-    assert dl.main(["list"]) == 0
-    out = capsys.readouterr().out
-    for r in dl.RESOURCES.values():
-        assert r.url in out and r.sha256 in out
-    for manual in dl.MANUAL_RESOURCES.values():
-        assert manual.path in out
-
-
-def test_cli_get_fetches_the_whole_group(monkeypatch, tmp_path, capsys):
-    calls = []
-
-    def fake_download(resource, dest, **kwargs):
-        calls.append((resource.name, Path(dest)))
-        return Path(dest) / resource.filename
-
-    monkeypatch.setattr(dl, "download", fake_download)
-    assert dl.main(["get", "charades-sta", "--dest", str(tmp_path), "--no-progress"]) == 0
-    assert [name for name, _ in calls] == list(dl.GROUPS["charades-sta"])
-    assert {dest for _, dest in calls} == {tmp_path}
-
-
-def test_cli_failures_are_one_clean_message(capsys, tmp_path):
-    assert dl.main(["get", "no-such-thing"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: unknown name 'no-such-thing'") and err.count("\n") == 1
-    assert "Traceback" not in err
-
-    assert dl.main(["get", "charades-i3d"]) == 1  # manual: prints the steps, then fails
-    captured = capsys.readouterr()
-    assert "data/charades-sta/i3d_features.hdf5" in captured.out
-    assert "fetched by hand" in captured.err
-
-
-def test_cli_check_features(tmp_path, capsys):
+def test_cli_check_features_uses_the_trainers_check(tmp_path, capsys):
     import numpy as np
 
     annotations = tmp_path / "cnm.json"
     annotations.write_text(CNM_JSON)
-    arrays = {"AO8RW": np.ones((4, 1024)), "Y6R7T": np.ones((2, 1024))}
-    path = write_features(tmp_path / "i3d.hdf5", arrays)
-    ok = ["check-features", str(path), "--resource", "charades-i3d"]
-    assert dl.main([*ok, "--annotations", str(annotations)]) == 0
-    assert "2 videos present" in capsys.readouterr().out
-    wrong_dim = ["check-features", str(path), "--dim", "512", "--annotations", str(annotations)]
-    assert dl.main(wrong_dim) == 1
-    err = capsys.readouterr().err
-    assert "video AO8RW has shape [4, 1024], expected [T >= 1, 512]" in err and "video Y6R7T has shape [2, 1024], expected [T >= 1, 512]" in err
+    bad = np.ones((4, 1024))
+    bad[1, 2] = np.nan
+    path = write_features(tmp_path / "i3d.hdf5", {"AO8RW": np.ones((4, 1024)), "Y6R7T": np.ones((2, 1024))})
+    ok = ["check-features", str(path), "--resource", "charades-i3d", "--annotations", str(annotations)]
+    assert dl.main(ok) == 0
+    assert "2 videos present, width 1024" in capsys.readouterr().out
+
+    assert dl.main(["check-features", str(path), "--dim", "512", "--annotations", str(annotations)]) == 2
+    captured = capsys.readouterr()
+    assert "video AO8RW has shape [4, 1024], expected [T >= 1, 512]" in captured.out
+    assert "video Y6R7T has shape [2, 1024], expected [T >= 1, 512]" in captured.out
+    assert "2 of 2 annotated video(s) have unusable features" in one_error_line(captured.err)
+
+    write_features(path, {"AO8RW": bad})
+    assert dl.main(ok) == 2
+    captured = capsys.readouterr()
+    assert "no features for video Y6R7T" in captured.out
+    assert "video AO8RW has NaN or infinite values in 1 row(s)" in captured.out
+    assert "how-to charades-i3d" in one_error_line(captured.err)
+
+    assert dl.main([*ok[:1], str(tmp_path / "absent.hdf5"), *ok[2:]]) == 2
+    assert "feature file not found" in one_error_line(capsys.readouterr().err)
+    assert dl.main(["check-features", str(path), "--annotations", str(annotations)]) == 2
+    assert "give --dim" in one_error_line(capsys.readouterr().err)
 
 
-def test_extract_member_is_atomic_and_keeps_an_existing_file(tmp_path):
-    import zipfile
+def test_cli_check_features_reads_the_c3d_layout(tmp_path, capsys):
+    import numpy as np
 
-    archive = tmp_path / "glove.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("glove.6B.300d.txt", "the 0.1 0.2\n")
-        zipped.writestr("glove.6B.50d.txt", "the 0.3\n")
-    out = dl.extract_member(archive, "glove.6B.300d.txt", tmp_path)
-    assert out.read_text() == "the 0.1 0.2\n" and not list(tmp_path.glob("*.part"))
-    out.write_text("kept\n")
-    assert dl.extract_member(archive, "glove.6B.300d.txt", tmp_path).read_text() == "kept\n"
-    assert dl.EXTRACT["glove.6B.zip"] == ("glove.6B.300d.txt",)
+    (tmp_path / "anet.json").write_text('{"v_abc": {"duration": 10, "timestamps": [[1, 2]], "sentences": ["x"]}}')
+    path = write_features(tmp_path / "c3d.hdf5", {"v_abc": np.ones((2, 500))}, layout="c3d")
+    command = ["check-features", str(path), "--annotations", str(tmp_path / "anet.json")]
+    assert dl.main([*command, "--resource", "activitynet-c3d"]) == 0
+    assert dl.main([*command, "--dim", "500"]) == 2   # flat layout: the group itself is not the array
+    assert "is a group, not a [T, D] dataset" in capsys.readouterr().out
+
+
+def test_video_ids_come_from_the_annotation_readers(tmp_path):
+    (tmp_path / "sta.txt").write_text("AO8RW 0.0 6.9##a person reads\nAO8RW 1 2##x\nY6R7T 3 4##y\n")
+    (tmp_path / "Charades_v1_train.csv").write_text("id,subject,length\r\nAO8RW,HR4,30\r\nY6R7T,HR4,20\r\n")
+    (tmp_path / "cnm.json").write_text(CNM_JSON)
+    (tmp_path / "anet.json").write_text('{"v_a": {"duration": 5, "timestamps": [[1, 2]], "sentences": ["x"]},'
+                                        ' "v_b": {"duration": 9, "timestamps": [[0, 3]], "sentences": ["y"]}}')
+    assert video_ids(tmp_path / "sta.txt") == ["AO8RW", "Y6R7T"]   # durations: the Charades CSV next to it
+    assert video_ids(tmp_path / "cnm.json") == ["AO8RW", "Y6R7T"]
+    assert video_ids(tmp_path / "anet.json") == ["v_a", "v_b"]
+    assert video_ids(tmp_path / "Charades_v1_train.csv") == ["AO8RW", "Y6R7T"]
+    (tmp_path / "Charades_v1_train.csv").rename(tmp_path / "lengths.csv")
+    with pytest.raises(ValueError, match="--durations"):
+        video_ids(tmp_path / "sta.txt")
+    assert video_ids(tmp_path / "sta.txt", [tmp_path / "lengths.csv"]) == ["AO8RW", "Y6R7T"]

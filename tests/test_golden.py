@@ -1,4 +1,5 @@
-"""Fidelity: our CNM computes what the authors' code computes (../shared/spec/golden_cnm_forward.npz)."""
+"""Fidelity: our CNM computes what the authors' code computes (tests/fixtures/golden_cnm_forward.npz, described
+in tests/fixtures/golden_cnm_forward.md: one forward pass of their unmodified code with random weights)."""
 
 import json
 from pathlib import Path
@@ -7,17 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from cnm_minimal.model import CNM, CNMConfig, from_official_state_dict, official_name_to_ours
+from cnm_minimal.attention import set_attention_path
+from cnm_minimal.model import CNM, CNMConfig
+from cnm_minimal.official import from_official_state_dict, official_name_to_ours
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
+SPEC = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = SPEC / "golden_cnm_forward.npz"
 TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope="module")
 def golden():
-    if not GOLDEN.is_file():
-        pytest.skip("golden fixture (../shared/spec) not present")
     with np.load(GOLDEN, allow_pickle=False) as archive:
         return {k: archive[k] for k in archive.files}
 
@@ -42,7 +43,7 @@ def inputs(golden):
 PAIRS = {
     "train/center": "centre", "train/width": "width", "train/gauss_weight": "mask",
     "train/words_logit": "logits_positive", "train/hard_neg_words_logit": "logits_hard",
-    "train/easy_neg_words_logit": "logits_easy", "train/words_mask": "loss_mask",
+    "train/easy_neg_words_logit": "logits_easy", "train/words_mask": "counted",
     "train/nll_positive": "nll_positive", "train/nll_hard": "nll_hard", "train/nll_easy": "nll_easy",
     "train/rec_loss": "rec_loss", "train/ivc_loss": "ivc_loss",
 }
@@ -51,15 +52,16 @@ PAIRS = {
 def golden_deviations(golden, fast: bool) -> dict[str, float]:
     """The largest absolute difference per golden array (train mode with the given masked words; eval)."""
     model, x = golden_model(golden), inputs(golden)
+    set_attention_path(model, fast)
     model.train()
     out = model(x["frames_feat"], x["words_feat"], x["words_id"], x["words_len"], torch.zeros_like(x["weights"]),
-                masked_positions=x["masked_positions"].bool(), fast=fast)
+                hidden_words=x["masked_positions"].bool())
     deviations = {key: float(np.abs(getattr(out, name).detach().double().numpy() - golden[key].astype(np.float64)).max())
                   for key, name in PAIRS.items()}
     model.eval()
     with torch.no_grad():
         clips, words = model.embed(x["frames_feat"], x["words_feat"])
-        centre, width = model.generate_mask(clips, words, x["words_len"], fast=fast)
+        centre, width = model.generate_mask(clips, words, x["words_len"])
     deviations["eval/center"] = float(np.abs(centre.numpy() - golden["eval/center"]).max())
     deviations["eval/width"] = float(np.abs(width.numpy() - golden["eval/width"]).max())
     return deviations
@@ -76,7 +78,7 @@ def test_every_golden_array_matches(golden, fast):
 def test_inference_segment_is_centre_plus_minus_half_width(golden):
     model, x = golden_model(golden), inputs(golden)
     model.eval()
-    segments = model.predict(x["frames_feat"], x["words_feat"], x["words_len"]).numpy()
+    segments = model.predict(x["frames_feat"], x["words_feat"], x["words_len"]).segment.numpy()
     c, w = golden["eval/center"], golden["eval/width"]
     np.testing.assert_allclose(segments, np.stack([np.maximum(c - w / 2, 0), np.minimum(c + w / 2, 1)], 1), atol=1e-6)
 
@@ -87,8 +89,6 @@ def official_table():
 
 
 def test_the_authors_charades_checkpoint_keys_fit_our_model():
-    if not (SPEC / "official_cnm_state_dict_charades.tsv").is_file():
-        pytest.skip("official state_dict table (../shared/spec) not present")
     table = official_table()
     model = CNM(CNMConfig())
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}

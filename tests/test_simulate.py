@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnm_minimal.baselines import constant_predictions, mean_training_window
-from cnm_minimal.data.datasets import DatasetFiles
+from cnm_minimal.data.files import DatasetFiles
 from cnm_minimal.data.features import FeatureStore
 from cnm_minimal.data.simulate import (
     FeatureKnobs, concept_of, feature_arrays_sha256, generate_annotations, make_sample, simulate_features,
@@ -18,13 +18,21 @@ from cnm_minimal.metrics import localization_metrics
 SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "charades-sta-sim"
 
 
-def test_the_committed_sample_is_exactly_what_the_command_regenerates(tmp_path):
+def test_the_committed_sample_is_what_the_command_regenerates(tmp_path):
+    """Annotations, durations and word vectors byte for byte; the features to float32 rounding, because their
+    sums are computed by the CPU's BLAS, whose summation order differs between CPUs (seen: Intel vs AMD EPYC)."""
     manifest = make_sample(tmp_path / "sample")
     committed = json.loads((SAMPLE / "manifest.json").read_text())
-    assert manifest == committed
     assert feature_arrays_sha256(SAMPLE / "features.hdf5") == committed["feature_arrays_sha256"]
-    for name, digest in committed["sha256"].items():
-        assert (tmp_path / "sample" / name).read_bytes() == (SAMPLE / name).read_bytes(), name
+    ignore = {"feature_arrays_sha256", "sha256"}
+    assert {k: v for k, v in manifest.items() if k not in ignore} == {k: v for k, v in committed.items() if k not in ignore}
+    for name in committed["sha256"]:
+        if name != "features.hdf5":
+            assert (tmp_path / "sample" / name).read_bytes() == (SAMPLE / name).read_bytes(), name
+    ours, theirs = FeatureStore(tmp_path / "sample" / "features.hdf5"), FeatureStore(SAMPLE / "features.hdf5")
+    vids = sorted({q.vid for split in ("train", "val", "test") for q in DatasetFiles.simulated(SAMPLE).queries(split)[0]})
+    for vid in vids:
+        np.testing.assert_allclose(ours.load(vid), theirs.load(vid), rtol=0, atol=1e-5, err_msg=vid)
 
 
 def test_the_sample_is_small_and_labelled_simulated():

@@ -116,7 +116,7 @@ def check_ivc_terms(ivc_terms) -> None:
 
 def check_three_separate_passes(three_separate_passes) -> None:
     from cnm_minimal.model import CNM, CNMConfig
-    from cnm_minimal.negatives import mine_samples, stacked_weights
+    from cnm_minimal.negatives import mine_samples, stack_samples
 
     torch.manual_seed(8)
     model = CNM(CNMConfig(frame_dim=8, word_dim=6, vocab_size=11, hidden=16, heads=2, video_layers=1,
@@ -126,7 +126,7 @@ def check_three_separate_passes(three_separate_passes) -> None:
     mask = torch.rand(3, 5)
     with torch.no_grad():
         batched = model.reconstruct(slots.repeat(3, 1, 1), sentence.repeat(3, 1, 1), padding.repeat(3, 1),
-                                    stacked_weights(mine_samples(mask))).split(3)
+                                    stack_samples(mine_samples(mask))).split(3)
         separate = three_separate_passes(model, slots, sentence, padding, mask)
     assert len(separate) == 3, "three_separate_passes should return three tensors: positive, hard, easy"
     for name, got, expected in zip(("positive", "hard", "easy"), separate, batched):

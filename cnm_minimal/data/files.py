@@ -1,19 +1,24 @@
-"""Where the files of a data set live, and loading one split of it (chapter 2).
+"""Where the files of a data set live, and loading its splits (chapter 2).
 
 The real Charades-STA and the simulator's output differ only in file names; both are described by a
 :class:`DatasetFiles`, and :func:`load_split` turns one split into a :class:`MomentDataset` with the
-same code.
+same code. :func:`prepare_splits` is what training reads: the vocabulary of the training sentences, the
+train / validation / test splits (validation carved from train by video when the data set has none) and
+the word vectors of the vocabulary.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from cnm_minimal.data.annotations import (
     CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_durations, read_json_annotations,
 )
-from cnm_minimal.data.batching import MomentDataset
+from cnm_minimal.data.dataset import MomentDataset
 from cnm_minimal.data.features import FeatureStore
 from cnm_minimal.data.text import Vocabulary, embedding_matrix, read_word_vectors
 
@@ -73,10 +78,17 @@ class DatasetFiles:
             files = cls.simulated(root)
             return cls(files.annotations, files.durations, root / features if features else files.features,
                        Path(word_vectors) if word_vectors else files.word_vectors, feature_layout)
-        if not features or not word_vectors:
-            raise ValueError(f"{root}: real data needs the feature file name and the word vectors "
-                             "(--feature-file i3d_features.hdf5 --word-vectors data/glove/glove.6B.300d.txt)")
+        if not features:
+            raise ValueError(f"{root}: real data needs the feature file's name (--feature-file i3d_features.hdf5)")
         return cls.cnm_json(root, features, word_vectors, feature_layout)
+
+    def fingerprint(self) -> dict:
+        """What the data of a run was: the SHA-256 of each annotation file, the feature file's name and size."""
+        def sha256(path: Path) -> str:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        return {"annotations": {split: {"file": p.name, "sha256": sha256(p)} for split, p in self.annotations.items()},
+                "features": {"file": self.features.name, "bytes": self.features.stat().st_size},
+                "word_vectors": self.word_vectors.name}
 
     def queries(self, split: str) -> tuple[list[Query], AnnotationReport]:
         if split not in self.annotations:
@@ -97,4 +109,41 @@ def load_split(files: DatasetFiles, split: str, vocabulary: Vocabulary, num_clip
 
 def embeddings_for(files: DatasetFiles, vocabulary: Vocabulary):
     """The ``[K + 1, Dw]`` word-vector matrix of ``vocabulary`` from the data set's vector file."""
+    if not files.word_vectors.name:
+        raise ValueError("training on real data needs word vectors (--word-vectors data/glove/glove.6B.300d.txt)")
     return embedding_matrix(vocabulary, read_word_vectors(files.word_vectors), str(files.word_vectors))
+
+
+def carve_validation(queries: list[Query], fraction: float, seed: int) -> tuple[list[Query], list[Query]]:
+    """Split training queries by video (no video in both parts): ``(train, val)``."""
+    videos = sorted({q.vid for q in queries})
+    chosen = set(np.random.default_rng(seed).permutation(videos)[: max(1, round(fraction * len(videos)))])
+    return [q for q in queries if q.vid not in chosen], [q for q in queries if q.vid in chosen]
+
+
+@dataclass
+class PreparedData:
+    """What a run trains and is evaluated on."""
+
+    files: DatasetFiles
+    vocabulary: Vocabulary
+    embeddings: np.ndarray            # [V, Dw], row 0 (padding) zero
+    splits: dict[str, MomentDataset]  # train, val, test
+    feature_dim: int
+
+
+def prepare_splits(files: DatasetFiles, kept_words: int, num_clips: int, max_words: int,
+                   val_fraction: float = 0.1, seed: int = 0, cache_features: bool = True) -> PreparedData:
+    """The vocabulary (the ``kept_words`` most frequent training words) and the three splits of a data set."""
+    train, _ = files.queries("train")
+    if "val" in files.annotations:
+        val, _ = files.queries("val")
+    else:
+        train, val = carve_validation(train, val_fraction, seed)
+    test, _ = files.queries("test")
+    vocabulary = Vocabulary.from_sentences([q.sentence for q in train], kept_words)
+    store = FeatureStore(files.features, files.feature_layout)
+    feature_dim = store.shape(train[0].vid)[1]
+    splits = {name: MomentDataset(rows, store, vocabulary, feature_dim, num_clips, max_words, cache_features)
+              for name, rows in (("train", train), ("val", val), ("test", test))}
+    return PreparedData(files, vocabulary, embeddings_for(files, vocabulary), splits, feature_dim)

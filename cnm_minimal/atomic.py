@@ -1,0 +1,45 @@
+"""Writing files so that a crash never leaves half of one: :func:`atomic_write`.
+
+Every file the package writes (annotations, features, checkpoints, results, predictions, downloads) goes
+through it: the content is written to a temporary file in the same folder, flushed to disk, and only then
+renamed onto the final name with :func:`os.replace`, which is atomic. A reader sees the old file or the new
+one, never a mix. The temporary name is unique per call, so two writers of one file cannot collide on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "w", encoding: str | None = "utf-8"):
+    """``with atomic_write(path) as f: ...``: ``f`` is a temporary file that replaces ``path`` on success
+    (``mode`` ``"w"`` for text, ``"wb"`` for bytes); on an exception it is removed and ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)                 # mkstemp makes 0600; a written file gets the usual mode
+        with os.fdopen(handle, mode, encoding=None if "b" in mode else encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj) -> None:
+    """``obj`` as indented JSON at ``path``, atomically."""
+    with atomic_write(path) as f:
+        f.write(json.dumps(obj, indent=1) + "\n")

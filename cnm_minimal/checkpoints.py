@@ -1,0 +1,105 @@
+"""Checkpoints that describe themselves, and the provenance of a run (chapter 9).
+
+A checkpoint of this package is a ``torch.save`` dict that loads with ``weights_only=True`` and holds all a
+reader needs to use the model it stores, with no other file of the run:
+
+* ``model``: the parameters (this package's names; :mod:`cnm_minimal.official` maps the authors' ones);
+* ``model_config``: the :class:`~cnm_minimal.model.CNMConfig` as a dict;
+* ``vocabulary`` and ``embeddings``: the kept words (id i is ``vocabulary[i - 1]``) and their word vectors;
+* ``constant_window``: the best constant window of the training moments (it defines the prior-hard queries);
+* ``train_config``, ``data_fingerprint`` (the hashes of the annotation files trained on), ``epoch``.
+
+``last.pt`` adds what an exact resume needs: optimisers, schedules, the update count, history and selection.
+Every file is written atomically (:func:`~cnm_minimal.atomic.atomic_write`).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from cnm_minimal.atomic import atomic_write
+from cnm_minimal.data.text import Vocabulary
+from cnm_minimal.model import CNM, CNMConfig
+
+FORMAT = "cnm_minimal.checkpoint/2"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable checkpoint of this package; the message names it."""
+
+
+def save_checkpoint(path, payload: dict) -> None:
+    """``torch.save(payload)`` at ``path``, atomically, tagged with the format version."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT} | payload, buffer)
+    with atomic_write(path, "wb") as f:
+        f.write(buffer.getbuffer())
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """A checkpoint of this package (``weights_only=True``: no code is run while loading)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:                     # torch raises several types for a damaged file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path}: not a checkpoint of this package in format {FORMAT} (found {found}); "
+                              "convert the authors' checkpoints with `python -m cnm_minimal import-official`")
+    return state
+
+
+def model_payload(model: CNM, vocabulary: Vocabulary, embeddings: np.ndarray, constant_window) -> dict:
+    """The self-describing part of every checkpoint (see the module's description)."""
+    return {"model": model.state_dict(), "model_config": asdict(model.config),
+            "vocabulary": list(vocabulary.words), "embeddings": torch.as_tensor(np.asarray(embeddings)),
+            "constant_window": [float(x) for x in constant_window]}
+
+
+class LoadedModel(NamedTuple):
+    model: CNM
+    vocabulary: Vocabulary
+    embeddings: np.ndarray
+    checkpoint: dict
+
+
+def model_from_checkpoint(path, map_location="cpu") -> LoadedModel:
+    """The model, its vocabulary and word vectors from a checkpoint alone."""
+    state = load_checkpoint(path, map_location)
+    model = CNM(CNMConfig(**state["model_config"]))
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: the parameters do not fit its own model_config: {error}") from None
+    return LoadedModel(model, Vocabulary(tuple(state["vocabulary"])), state["embeddings"].numpy(), state)
+
+
+def provenance(seed: int, device: torch.device) -> dict:
+    """What is needed to reproduce a run: command, commit (and whether the work tree differed from it), versions,
+    device."""
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    commit = git("rev-parse", "HEAD") or None
+    changes = git("status", "--porcelain", "--untracked-files=no")
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "git_commit": commit,
+            "git_dirty": bool(changes) if commit and changes is not None else None,
+            "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+            "threads": torch.get_num_threads(), "seed": seed}
