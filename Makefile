@@ -60,10 +60,10 @@ check-site: book chromium
 	$(PY) tools/check_site.py _build/html $(if $(SCREENSHOTS),--screenshots $(SCREENSHOTS))
 
 data-samples: $(STAMP)
-	$(PY) -m cnm_minimal.data.simulate sample --out data_samples/charades-sta-sim
+	$(PY) -m cnm_minimal simulate sample --out data_samples/charades-sta-sim
 
 data-full: $(STAMP)
-	$(PY) -m cnm_minimal.data.simulate full --out data/charades-sta-sim-full $(if $(REAL),--real-annotations $(REAL))
+	$(PY) -m cnm_minimal simulate full --out data/charades-sta-sim-full $(if $(REAL),--real-annotations $(REAL))
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_batching.py

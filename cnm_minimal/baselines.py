@@ -4,7 +4,7 @@ Every number a model reaches must be read next to what needs no model at all:
 
 * the **random** baseline draws a centre ``c ~ U(0, 1)`` and a width ``w ~ U(0, 1)`` per query and
   predicts ``[max(c - w/2, 0), min(c + w/2, 1)]``, the same parametrisation as CNM's Gaussian head
-  (spec section 5). The paper prints a random row without saying how it drew its segments, so this
+  (page "The authors' code"). The paper prints a random row without saying how it drew its segments, so this
   is our choice, stated here.
 * the **temporal prior** (mean training window) predicts, for every query, the average normalised
   start and the average normalised end of the training moments: ``[mean_q s_q, mean_q e_q]``.

@@ -22,13 +22,13 @@ files; ``--charades DIR`` the report of the real Charades-STA files (CNM's split
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from cnm_minimal.atomic import write_json
 from cnm_minimal.baselines import (
     best_constant_window, constant_predictions, mean_training_window, random_segments, window_by_duration,
 )
@@ -143,7 +143,7 @@ def format_table(table: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cnm_minimal.bias", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cnm_minimal bias", description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, help="training annotations (.txt Charades-STA, CNM or ActivityNet json)")
     parser.add_argument("--test", type=Path, help="test annotations, same formats")
     parser.add_argument("--durations", type=Path, nargs="*", help="Charades CSV files with video lengths (for .txt)")
@@ -166,11 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         command = "python -m cnm_minimal.bias " + " ".join(argv if argv is not None else sys.argv[1:])
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent).stdout.strip() or None
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_name(f".{args.json.name}.tmp")
-        tmp.write_text(json.dumps(report | {"provenance": {"command": command, "git_commit": commit}}, indent=1) + "\n",
-                       encoding="utf-8")
-        tmp.replace(args.json)
+        write_json(args.json, report | {"provenance": {"command": command, "git_commit": commit}})
     return 0
 
 

@@ -62,26 +62,7 @@ class TrainConfig:
     save_checkpoints: bool = True
 
     def __post_init__(self):
-        for f in fields(self):
-            if f.name != "model":
-                _check(f.name, getattr(self, f.name), _HINTS[f.name])
-        for f in fields(CNMConfig):
-            _check(f.name, getattr(self.model, f.name), _MODEL_HINTS[f.name])
-        positive = ["num_clips", "kept_words", "epochs", "batch_size", "warmup_updates"]
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
-        if self.num_clips < 4:
-            raise ConfigError(f"--num-clips must be at least 4 (the proposal slots are N // 4), got {self.num_clips}")
-        for name in ("lr", "warmup_init_lr", "clip_norm"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"--{_flag(name)} must be positive, got {getattr(self, name)}")
-        if not 0 < self.val_fraction < 1:
-            raise ConfigError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
-        if not 0 <= self.model.dropout < 1:
-            raise ConfigError(f"--dropout must be in [0, 1), got {self.model.dropout}")
-        if self.model.hidden % self.model.heads:
-            raise ConfigError(f"--hidden {self.model.hidden} is not divisible by --heads {self.model.heads}")
+        validate(self)
 
     @classmethod
     def build(cls, **values) -> "TrainConfig":
@@ -101,6 +82,30 @@ class TrainConfig:
         """The config as one flat dict (the inverse of :meth:`build`)."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         return values | {k: v for k, v in asdict(self.model).items() if k not in FROM_DATA}
+
+
+def validate(config: TrainConfig) -> None:
+    """Refuse a config that cannot run, with one line naming the option: types, ranges, choices."""
+    for f in fields(config):
+        if f.name != "model":
+            _check(f.name, getattr(config, f.name), _HINTS[f.name])
+    for f in fields(CNMConfig):
+        _check(f.name, getattr(config.model, f.name), _MODEL_HINTS[f.name])
+    positive = ["num_clips", "kept_words", "epochs", "batch_size", "warmup_updates"]
+    for name in positive:
+        if getattr(config, name) < 1:
+            raise ConfigError(f"--{_flag(name)} must be at least 1, got {getattr(config, name)}")
+    if config.num_clips < 4:
+        raise ConfigError(f"--num-clips must be at least 4 (the proposal slots are N // 4), got {config.num_clips}")
+    for name in ("lr", "warmup_init_lr", "clip_norm"):
+        if not getattr(config, name) > 0:
+            raise ConfigError(f"--{_flag(name)} must be positive, got {getattr(config, name)}")
+    if not 0 < config.val_fraction < 1:
+        raise ConfigError(f"--val-fraction must be between 0 and 1, got {config.val_fraction}")
+    if not 0 <= config.model.dropout < 1:
+        raise ConfigError(f"--dropout must be in [0, 1), got {config.model.dropout}")
+    if config.model.hidden % config.model.heads:
+        raise ConfigError(f"--hidden {config.model.hidden} is not divisible by --heads {config.model.heads}")
 
 
 def _flag(name: str) -> str:

@@ -7,7 +7,7 @@ benchmark compares it with the annotated segment by their temporal intersection 
     IoU(p, g) = (min(e_p, e_g) - max(s_p, s_g) + 1e-10) / (max(e_p, e_g) - min(s_p, s_g) + 1e-10),
 
 clamped at 0 when the segments do not overlap. This is exactly the formula of the authors' code
-(spec section 5); the ``1e-10`` makes two identical zero-length segments score 1 and two touching
+(page "The authors' code"); the ``1e-10`` makes two identical zero-length segments score 1 and two touching
 segments score a tiny positive number. The reported numbers are
 
     R@1, IoU=theta = (1/Q) * #{q : IoU_q >= theta},   theta in {0.1, 0.3, 0.5, 0.7, 0.9},
@@ -55,7 +55,7 @@ def as_segments(segments, name: str = "segments") -> np.ndarray:
 
 
 def temporal_iou(predicted, ground_truth) -> np.ndarray:
-    """Element-wise temporal IoU of two aligned sets of segments, shape ``[Q]`` (spec section 5)."""
+    """Element-wise temporal IoU of two aligned sets of segments, shape ``[Q]`` (page "The authors' code")."""
     pred = as_segments(predicted, "predicted")
     gt = as_segments(ground_truth, "ground_truth")
     if pred.shape != gt.shape:

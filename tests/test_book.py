@@ -1,5 +1,6 @@
 """The book's notebooks: committed executed, tagged for nbval, showing the package's real code."""
 
+import functools
 import importlib
 import inspect
 import json
@@ -11,19 +12,22 @@ import pytest
 from cnm_minimal.notebook import SourceListing, show_source
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "book").glob("[0-9]*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))             # the chapters and the appendix
 # Modules whose every function and class must be shown (with show_source) somewhere in the book.
-CORE_MODULES = ["cnm_minimal.metrics", "cnm_minimal.baselines", "cnm_minimal.data.annotations",
+CORE_MODULES = ["cnm_minimal.metrics", "cnm_minimal.baselines", "cnm_minimal.atomic", "cnm_minimal.data.annotations",
                 "cnm_minimal.data.features", "cnm_minimal.data.text", "cnm_minimal.data.dataset",
-                "cnm_minimal.data.files", "cnm_minimal.data.simulate", "cnm_minimal.gaussian_mask",
-                "cnm_minimal.negatives", "cnm_minimal.attention", "cnm_minimal.reconstruction", "cnm_minimal.losses",
-                "cnm_minimal.model", "cnm_minimal.train", "cnm_minimal.evaluate",
-                "cnm_minimal.ablations", "cnm_minimal.bias",
-                "cnm_minimal.official"]
+                "cnm_minimal.data.files", "cnm_minimal.data.simulate", "cnm_minimal.data.download",
+                "cnm_minimal.gaussian_mask", "cnm_minimal.negatives", "cnm_minimal.dropout", "cnm_minimal.attention",
+                "cnm_minimal.reconstruction", "cnm_minimal.losses", "cnm_minimal.model", "cnm_minimal.config",
+                "cnm_minimal.checkpoints", "cnm_minimal.distributed", "cnm_minimal.train", "cnm_minimal.evaluate",
+                "cnm_minimal.ablations", "cnm_minimal.bias", "cnm_minimal.official"]
+MAX_LISTING_LINES = 60
 TAGS = {"nbval-check-output", "nbval-ignore-output"}
 
 
+@functools.lru_cache(maxsize=None)
 def load(path):
+    """A notebook, parsed once per test session (do not modify the result)."""
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -76,24 +80,50 @@ def test_no_machine_paths_in_notebooks(path):
         assert pattern not in text, f"{path.name} contains the machine path {pattern!r}"
 
 
-def shown_objects():
-    shown = set()
+LISTING = re.compile(r"^# (cnm_minimal/\S+\.py), lines (\d+)-(\d+): (\S+)$", re.M)
+
+
+@functools.lru_cache(maxsize=None)
+def listings() -> tuple:
+    """``(notebook, file, first, last, name)`` of every listing printed by show_source in the book."""
+    found = []
     for path in NOTEBOOKS:
         for cell in code_cells(load(path)):
             for output in cell["outputs"]:
                 text = "".join(output.get("data", {}).get("text/plain", ""))
-                shown.update(re.findall(r"^# (cnm_minimal/\S+\.py), lines \d+-\d+: (\S+)$", text, re.M))
-    return shown
+                found += [(path.name, f, int(a), int(b), n) for f, a, b, n in LISTING.findall(text)]
+    return tuple(found)
+
+
+def is_shown(file: str, name: str, obj) -> bool:
+    """Shown whole, or, for a class, each method written in it shown on its own (long classes are cut up)."""
+    shown = {(f, n) for _, f, _, _, n in listings()}
+    if (file, name) in shown:
+        return True
+    if not inspect.isclass(obj):
+        return False
+    written = inspect.getsourcefile(obj)
+    functions = {m: getattr(v, "__func__", v) for m, v in vars(obj).items()}       # unwrap class/static methods
+    methods = [m for m, f in functions.items() if inspect.isfunction(f) and f.__code__.co_filename == written
+               and (not m.startswith("_") or m == "__init__")]                   # not the dataclass-made ones
+    return bool(methods) and all((file, f"{name}.{m}") in shown for m in methods)
 
 
 @pytest.mark.parametrize("module_name", CORE_MODULES)
-def test_every_core_function_is_shown_in_the_book(module_name):
+def test_every_public_function_is_shown_in_the_book(module_name):
+    """Private helpers (``_name``) are exempt."""
     module = importlib.import_module(module_name)
     file = module_name.replace(".", "/") + ".py"
-    public = {name for name, obj in vars(module).items()
-              if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module_name}
-    missing = {name for name in public if (file, name) not in shown_objects()}
-    assert not missing, f"{module_name}: not shown in any chapter with show_source: {sorted(missing)}"
+    public = {name: obj for name, obj in vars(module).items() if not name.startswith("_")
+              and (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module_name}
+    missing = sorted(name for name, obj in public.items() if not is_shown(file, name, obj))
+    assert not missing, f"{module_name}: not shown in any chapter with show_source: {missing}"
+
+
+def test_no_listing_is_longer_than_a_page():
+    long = [f"{nb}: {name} ({last - first + 1} lines)" for nb, _, first, last, name in listings()
+            if last - first + 1 > MAX_LISTING_LINES]
+    assert not long, f"listings over {MAX_LISTING_LINES} lines (show the methods one by one): {long}"
 
 
 def test_source_listing_is_the_package_code_with_a_relative_header():

@@ -294,3 +294,12 @@ def test_a_sentence_reconstructs_the_same_alone_or_next_to_a_longer_one():
     torch.testing.assert_close(together.centre[:1], alone.centre)
     assert together.counted[0].tolist() == [True, True, True, True, False]   # 3 words + the end token
     assert alone.counted[0].tolist() == [True, True, True]                   # the longest: no end token
+
+
+def test_attention_bias_adds_causal_padding_and_log_weights():
+    padding = torch.tensor([[False, False, True]])
+    weights = torch.tensor([[1.0, 0.5, 1.0]])
+    bias = attention_bias(3, 3, padding, causal=True, key_weights=weights)[0, 0]
+    assert bias[0, 1] == float("-inf") and bias[2, 2] == -1e30                    # the future; a padded key
+    assert bias[1, 0] == 0.0 and torch.isclose(bias[1, 1], torch.log(torch.tensor(0.5 + 1e-10)))
+    assert attention_bias(1, 3, padding)[0, 0, 0, 2] == -1e30                       # a padded key

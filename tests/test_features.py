@@ -1,6 +1,5 @@
 """HDF5 feature store and CNM's resampling (cnm_minimal/data/features.py)."""
 
-import os
 import pickle
 
 import h5py
@@ -57,15 +56,25 @@ def test_store_reads_resamples_and_checks(store_path):
     assert store.problems(["AAA01"], dim=4, read_values=True) == []
 
 
-def test_store_opens_the_file_once_per_process(store_path):
+def _load_in_child(store, queue):
+    queue.put(store.load("BBB02").shape)
+
+
+def test_one_store_serves_a_pickled_copy_and_a_forked_child(store_path):
+    """What DataLoader workers do with the store: receive a pickled copy, or inherit it by fork after use."""
+    import multiprocessing
+
     store = FeatureStore(store_path)
-    handle = store._open()
-    store.load("AAA01"); store.load("BBB02")
-    assert store._open() is handle
-    clone = pickle.loads(pickle.dumps(store))          # what a DataLoader worker receives
-    assert clone._file is None and clone.load("AAA01").shape == (12, 4)
-    store._pid = os.getpid() + 1                        # as if we were a forked child
-    assert store._open() is not handle
+    first = store.load("AAA01")
+    clone = pickle.loads(pickle.dumps(store))
+    np.testing.assert_array_equal(clone.load("AAA01"), first)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_load_in_child, args=(store, queue))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0 and queue.get(timeout=5) == (30, 4)
+    np.testing.assert_array_equal(store.load("AAA01"), first)          # the parent's handle still works
 
 
 def test_nan_and_inf_are_rejected_with_the_video_id(tmp_path):

@@ -9,7 +9,6 @@ import torch
 
 from cnm_minimal import official
 from cnm_minimal.checkpoints import model_from_checkpoint
-from cnm_minimal.model import CNM
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "tests" / "fixtures"

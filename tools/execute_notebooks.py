@@ -43,7 +43,7 @@ def execute(path: Path) -> float:
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    paths = [Path(p) for p in argv[1:]] or sorted(Path("book").glob("[0-9]*.ipynb"))
+    paths = [Path(p) for p in argv[1:]] or sorted(Path("book").glob("*.ipynb"))
     for path in paths:
         print(f"executing {path} ...", flush=True)
         print(f"  done in {execute(path):.1f} s", flush=True)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
+from cnm_minimal.atomic import atomic_write
+
 
 @dataclass(frozen=True)
 class Query:
@@ -266,8 +268,5 @@ def write_durations(path, durations: dict[str, float]) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     """Write atomically: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+    with atomic_write(path, newline="") as handle:
         handle.write(text)
-    tmp.replace(path)

@@ -4,7 +4,7 @@ A video is a sequence of T feature vectors (one per snippet of frames: I3D gives
 Charades-STA, C3D 500-d and CLIP 512-d for ActivityNet Captions). The files are HDF5 with one dataset
 ``[T, D]`` per video id, or, for ActivityNet C3D, a group per video holding ``c3d_features``.
 
-CNM resamples every video to exactly N = 200 clips by averaging consecutive rows (spec section 1): with
+CNM resamples every video to exactly N = 200 clips by averaging consecutive rows (page "The authors' code"): with
 boundaries ``b_j = round(j T / N)`` for ``j = 0..N``, clipped to ``T - 1``, clip ``j`` is
 ``mean(F[b_j : b_{j+1}])`` when ``b_j < b_{j+1}``, else the single row ``F[b_j]`` (a short video repeats
 rows). Because of the clipping, the last raw row is never averaged in when ``b_N`` is clipped; we keep
@@ -19,6 +19,8 @@ from typing import Iterable, Literal
 
 import h5py
 import numpy as np
+
+from cnm_minimal.atomic import atomic_path
 
 
 class FeatureError(ValueError):
@@ -132,12 +134,8 @@ def write_features(path, features, layout: Literal["flat", "c3d"] = "flat", dtyp
     """Write ``{vid: [T, D]}`` (or ``(vid, array)`` pairs) to HDF5 atomically (temporary file, then rename).
 
     Datasets carry no timestamps, so the same arrays give the same bytes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w", track_order=True) as handle:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as handle:
         for vid, array in (features.items() if isinstance(features, dict) else features):
             target = handle.create_group(vid) if layout == "c3d" else handle
             name = "c3d_features" if layout == "c3d" else vid
             target.create_dataset(name, data=np.asarray(array, dtype=dtype), track_times=False)
-    tmp.replace(path)

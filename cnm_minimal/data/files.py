@@ -36,7 +36,7 @@ class DatasetFiles:
 
     @classmethod
     def simulated(cls, root) -> "DatasetFiles":
-        """The simulator's layout (``python -m cnm_minimal.data.simulate``), e.g. ``data_samples/charades-sta-sim``:
+        """The simulator's layout (``python -m cnm_minimal simulate``), e.g. ``data_samples/charades-sta-sim``:
         ``annotations_<split>.txt`` in the Charades-STA text format (named apart from the real files, so that a
         simulated file is never mistaken for a real one), ``durations.csv``, ``features.hdf5``, ``word_vectors.txt``."""
         root = Path(root)
@@ -48,7 +48,7 @@ class DatasetFiles:
     @classmethod
     def charades_sta(cls, root="data/charades-sta", features=None,
                      word_vectors="data/glove/glove.6B.300d.txt") -> "DatasetFiles":
-        """The real files where ``python -m cnm_minimal.data.download`` (annotations, GloVe) and its
+        """The real files where ``python -m cnm_minimal download`` (annotations, GloVe) and its
         ``how-to charades-i3d`` steps (features, default ``root/i3d_features.hdf5``) put them."""
         root = Path(root)
         return cls({split: root / f"charades_sta_{split}.txt" for split in ("train", "test")},

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnm_minimal.atomic import write_json
 from cnm_minimal.data.annotations import Query, write_charades_sta, write_durations
 from cnm_minimal.data.features import write_features
 from cnm_minimal.data.text import FUNCTION_WORDS, tokenize, write_word_vectors
@@ -337,9 +338,7 @@ def write_dataset(out, queries: list[Query], durations: dict[str, float], splits
         "sha256": files,
         "feature_arrays_sha256": feature_arrays_sha256(out / "features.hdf5"),
     }
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    tmp.replace(out / "manifest.json")
+    write_json(out / "manifest.json", manifest)
     return manifest
 
 
@@ -388,7 +387,7 @@ def main(argv=None) -> int:
     import argparse
     import time
 
-    parser = argparse.ArgumentParser(prog="python -m cnm_minimal.data.simulate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cnm_minimal simulate", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sample = sub.add_parser("sample", help="regenerate the small subset committed in data_samples/ (or a larger one)")
     sample.add_argument("--out", default="data_samples/charades-sta-sim")

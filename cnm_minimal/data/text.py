@@ -28,6 +28,8 @@ from typing import Iterable
 
 import numpy as np
 
+from cnm_minimal.atomic import atomic_write
+
 _CLITICS = re.compile(r"(n't|'(?:s|re|ve|ll|m|d))\b")
 _TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|m|d)\b|[a-z0-9]+(?:[-/.][a-z0-9]+)*|[^\sa-z0-9]")
 
@@ -143,10 +145,6 @@ def embedding_matrix(vocabulary: Vocabulary, table: dict[str, np.ndarray], sourc
 
 def write_word_vectors(path, words: Iterable[str], vectors: np.ndarray) -> None:
     """Write GloVe's text format (shortest round-trip float32 repr), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_write(path) as handle:
         for word, vector in zip(words, np.asarray(vectors, dtype=np.float32)):
             handle.write(word + " " + " ".join(str(x) for x in vector) + "\n")   # str(np.float32): round-trip
-    tmp.replace(path)
