@@ -45,13 +45,17 @@ def train(argv: list[str]) -> int:
         defaults = train_config_from_official(raw, **ours.get("train", {}), data=ours.get("data", TrainConfig.data))
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal train", description=COMMANDS["train"])
     parser.add_argument("--config", type=Path, help="one of the authors' JSON configurations (configs/*.json)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    parser.add_argument("--resume", action="store_true", help="continue the run in OUT from its last.pt")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run OUT holds (never done otherwise)")
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="with --resume: accept options that differ from the run's (recorded in results.json)")
     add_config_arguments(parser, defaults)
     args = parser.parse_args(argv)
     config = from_arguments(args)
     rank, _ = distributed.setup()
     try:
-        summary = fit(config, resume=args.resume, log=lambda line: print(line, flush=True))
+        summary = fit(config, resume=args.resume, log=lambda line: print(line, flush=True), overwrite=args.overwrite,
+                      allow_changes=args.allow_config_change)
     finally:
         distributed.teardown()
     if rank == 0:

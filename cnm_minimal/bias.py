@@ -89,12 +89,14 @@ def baseline_table(train: list[Query], test: list[Query], step: float = 0.01, ra
                                                  step=step),
     }
     randoms = [random_segments(len(test_m), seed) for seed in range(random_seeds)]
-    rows = {f"random (mean of {random_seeds} seeds)": {
-        part: _rounded(_mean_rows([localization_metrics(r[keep], test_m[keep]) for r in randoms]))
-        for part, keep in (("all", slice(None)), ("prior_hard", hard))}}
-    for name, predicted in fixed.items():
-        rows[name] = {"all": _rounded(localization_metrics(predicted, test_m)),
-                      "prior_hard": _rounded(localization_metrics(predicted[hard], test_m[hard]))}
+    parts = (("all", np.ones(len(test_m), bool)), ("prior_hard", hard))
+
+    def row(predictions: list[np.ndarray]) -> dict:              # a part with no query is None, not an error
+        return {part: _rounded(_mean_rows([localization_metrics(p[keep], test_m[keep]) for p in predictions]))
+                if keep.any() else None for part, keep in parts}
+
+    rows = {f"random (mean of {random_seeds} seeds)": row(randoms)}
+    rows |= {name: row([predicted]) for name, predicted in fixed.items()}
     return {"window": [round(float(x), 6) for x in window], "test_count": len(test_m),
             "prior_hard_count": int(hard.sum()), "rows": rows}
 
@@ -125,7 +127,7 @@ def charades_sta_report(directory, step: float = 0.01) -> dict:
 def _read(path: Path, durations: dict[str, float] | None) -> list[Query]:
     if path.suffix == ".txt":
         if durations is None:
-            raise SystemExit(f"{path}: a Charades-STA text file needs --durations (the Charades CSV files)")
+            raise ValueError(f"{path}: a Charades-STA text file needs --durations (the Charades CSV files)")
         return read_charades_sta(path, durations, AnnotationPolicy(end_after_duration="clip", start_after_end="drop"))[0]
     return read_json_annotations(path)[0]
 
@@ -137,8 +139,9 @@ def format_table(table: dict) -> str:
              f"{'':30s} {'R@0.3':>6} {'R@0.5':>6} {'R@0.7':>6} {'mIoU':>6}   mIoU prior-hard"]
     for name, row in table["rows"].items():
         a = row["all"]
+        hard = f"{100 * row['prior_hard']['mIoU']:6.1f}" if row["prior_hard"] else "     -"
         lines.append(f"{name:30s} {100 * a['R@0.3']:6.1f} {100 * a['R@0.5']:6.1f} {100 * a['R@0.7']:6.1f} "
-                     f"{100 * a['mIoU']:6.1f}   {100 * row['prior_hard']['mIoU']:6.1f}")
+                     f"{100 * a['mIoU']:6.1f}   {hard}")
     return "\n".join(lines)
 
 

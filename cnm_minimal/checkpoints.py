@@ -10,12 +10,16 @@ reader needs to use the model it stores, with no other file of the run:
 * ``train_config``, ``data_fingerprint`` (the hashes of the annotation files trained on), ``epoch``.
 
 ``last.pt`` adds what an exact resume needs: optimisers, schedules, the update count, history and selection.
-Every file is written atomically (:func:`~cnm_minimal.atomic.atomic_write`).
+Every file is written atomically (:func:`~cnm_minimal.atomic.atomic_write`) and verified when read: the payload is
+stored as bytes next to its SHA-256, so a damaged or foreign file is refused with its name, never half-used.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
+import os
 from dataclasses import asdict
 import platform
 import subprocess
@@ -30,35 +34,85 @@ from cnm_minimal.atomic import atomic_write
 from cnm_minimal.data.text import Vocabulary
 from cnm_minimal.model import CNM, CNMConfig
 
-FORMAT = "cnm_minimal.checkpoint/2"
+FORMAT = "cnm_minimal.checkpoint/3"
 
 
 class CheckpointError(ValueError):
     """A file that is not a usable checkpoint of this package; the message names it."""
 
 
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked (in use, holding a run, nothing to resume); names the folder."""
+
+
+RUN_FILES = ("last.pt", "best.pt", "results.json", "predictions_test.jsonl")
+
+
+@contextlib.contextmanager
+def run_folder(out, resume: bool = False, overwrite: bool = False):
+    """Hold ``out`` for one training process: a lock refuses a second one (naming its process id), a folder
+    that holds a run is never replaced unless ``overwrite``, and ``resume`` needs a ``last.pt``."""
+    import fcntl
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise RunFolderError(f"{out}: in use by another training process (pid {lock.read().strip() or '?'}); "
+                                 "wait for it to finish or choose another --out") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        held = [name for name in RUN_FILES if (out / name).exists()]
+        if resume and not (out / "last.pt").is_file():
+            raise RunFolderError(f"{out}: nothing to resume (no last.pt); start the run without --resume")
+        if held and not resume and not overwrite:
+            raise RunFolderError(f"{out}: holds a run ({', '.join(held)}); continue it with --resume or replace it "
+                                 "with --overwrite")
+        if overwrite and not resume:
+            for name in held:
+                (out / name).unlink()
+        try:
+            yield out
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def save_checkpoint(path, payload: dict) -> None:
-    """``torch.save(payload)`` at ``path``, atomically, tagged with the format version."""
+    """``payload`` at ``path``, atomically: ``{"format", "sha256", "payload"}`` with the ``torch.save`` bytes of the
+    payload as a uint8 tensor and their SHA-256."""
     buffer = io.BytesIO()
-    torch.save({"format": FORMAT} | payload, buffer)
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    outer = io.BytesIO()
+    torch.save({"format": FORMAT, "sha256": hashlib.sha256(data).hexdigest(),
+                "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8)}, outer)
     with atomic_write(path, "wb") as f:
-        f.write(buffer.getbuffer())
+        f.write(outer.getbuffer())
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """A checkpoint of this package (``weights_only=True``: no code is run while loading)."""
+    """A checkpoint of this package, verified against its digest (``weights_only=True``: no code is run)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        outer = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:                     # torch raises several types for a damaged file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}); "
+                              "the file is damaged or not a torch file") from None
+    if not isinstance(outer, dict) or outer.get("format") != FORMAT:
+        found = outer.get("format") if isinstance(outer, dict) else type(outer).__name__
         raise CheckpointError(f"{path}: not a checkpoint of this package in format {FORMAT} (found {found}); "
                               "convert the authors' checkpoints with `python -m cnm_minimal import-official`")
-    return state
+    data = outer["payload"].numpy().tobytes()
+    if hashlib.sha256(data).hexdigest() != outer["sha256"]:
+        raise CheckpointError(f"{path}: damaged: its content does not match the SHA-256 stored with it")
+    return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
 
 
 def model_payload(model: CNM, vocabulary: Vocabulary, embeddings: np.ndarray, constant_window) -> dict:

@@ -55,7 +55,7 @@ class TrainConfig:
     val_fraction: float = 0.1        # carved from train, by video, when the data set has no val split
     seed: int = 0
     device: str = "auto"
-    amp: bool = False                # bfloat16 autocast (CUDA, or a CPU with bfloat16 instructions)
+    amp: Literal[False, True, "auto"] = False   # bfloat16 autocast; "auto": on CUDA and on CPUs with bf16 units
     num_workers: int = 0
     cache_features: bool = True
     progress: bool = False           # a progress bar per epoch (one log line per epoch is always printed)
@@ -141,8 +141,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig 
     hints = _HINTS | _MODEL_HINTS
     for name, value in defaults.items():
         hint = hints[name]
-        options = {"choices": list(typing.get_args(hint))} if typing.get_origin(hint) is Literal else \
-                  {"type": {bool: _parse_bool}.get(hint, hint)}
+        choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
+        if True in choices:                       # amp: a boolean or "auto"
+            options = {"type": lambda text: text if text == "auto" else _parse_bool(text)}
+        elif choices:
+            options = {"choices": list(choices)}
+        else:
+            options = {"type": {bool: _parse_bool}.get(hint, hint)}
         parser.add_argument(f"--{_flag(name)}", dest=name, default=value, help=f"default: {value}", **options)
 
 

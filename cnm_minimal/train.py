@@ -28,8 +28,8 @@ import torch
 from cnm_minimal import distributed
 from cnm_minimal.atomic import write_json
 from cnm_minimal.baselines import best_constant_window
-from cnm_minimal.checkpoints import load_checkpoint, model_payload, provenance, save_checkpoint
-from cnm_minimal.config import TrainConfig
+from cnm_minimal.checkpoints import load_checkpoint, model_payload, provenance, run_folder, save_checkpoint
+from cnm_minimal.config import FROM_DATA, ConfigError, TrainConfig
 from cnm_minimal.data.dataset import Collate
 from cnm_minimal.data.files import DatasetFiles, PreparedData, prepare_splits
 from cnm_minimal.evaluate import evaluate_model, save_predictions
@@ -63,7 +63,13 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device(f"cuda:{distributed.rank_and_world()[0] % torch.cuda.device_count()}"
                             if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r}: not a device name; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: this machine has no CUDA device; use --device cpu (or auto)")
+    return device
 
 
 @dataclass
@@ -78,6 +84,7 @@ class Run:
     device: torch.device
     constant_window: np.ndarray
     word_rng: torch.Generator = field(default_factory=torch.Generator)   # which words are hidden
+    changes: list = field(default_factory=list)                         # options changed on resume
     epoch: int = 0
     updates: int = 0
     history: list = field(default_factory=list)
@@ -101,8 +108,18 @@ def start_run(config: TrainConfig, data: PreparedData | None = None) -> Run:
     return Run(config, data, model, optimizers, schedulers, device, best_constant_window(moments))
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """bfloat16 pays on CUDA and on CPUs with bfloat16 units (AVX512-BF16, AMX); elsewhere it is emulated and several
+    times slower than float32 (measured on an AVX2 CPU: 5x slower per training step)."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def autocast(run: Run):
-    if run.config.amp:
+    """bfloat16 autocast where ``amp`` asks for it (``"auto"``: only where it is faster)."""
+    on = bf16_is_fast(run.device) if run.config.amp == "auto" else run.config.amp
+    if on:
         return torch.autocast(run.device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -165,18 +182,54 @@ def train_epoch(run: Run) -> np.ndarray:
     return totals / max(steps, 1)
 
 
-def fit(config: TrainConfig, data: PreparedData | None = None, resume: bool = False, log=print) -> dict:
-    """Train for ``config.epochs`` epochs (continuing from ``out/last.pt`` if ``resume``); returns the summary."""
-    run = start_run(config, data)
-    out = Path(config.out)
-    if resume and (out / "last.pt").is_file():
-        restore(run, load_checkpoint(out / "last.pt", run.device))
-    start = time.perf_counter() - (run.history[-1]["wall_s"] if run.history else 0.0)
-    while run.epoch < config.epochs:
-        losses = train_epoch(run)
-        run.epoch += 1
-        end_of_epoch(run, losses, time.perf_counter() - start, log)
-    return summary(run)
+def fit(config: TrainConfig, data: PreparedData | None = None, resume: bool = False, log=print,
+        overwrite: bool = False, allow_changes: bool = False) -> dict:
+    """Train for ``config.epochs`` epochs into ``config.out`` (continuing from its ``last.pt`` if ``resume``, replacing
+    a finished run only if ``overwrite``); returns the summary."""
+    rank = distributed.rank_and_world()[0]
+    folder = run_folder(config.out, resume, overwrite) if rank == 0 else contextlib.nullcontext()
+    with folder:
+        run = start_run(config, data)
+        if resume:
+            state = load_checkpoint(Path(config.out) / "last.pt", run.device)
+            run.changes = resume_changes(state["train_config"], config, allow_changes)
+            restore(run, state)
+        log(data_report(run.data))
+        if config.amp is True and not bf16_is_fast(run.device):
+            log(f"warning: --amp true on {run.device} without bfloat16 units: emulated, several times slower than "
+                "float32 (use --amp auto)")
+        start = time.perf_counter() - (run.history[-1]["wall_s"] if run.history else 0.0)
+        while run.epoch < config.epochs:
+            losses = train_epoch(run)
+            run.epoch += 1
+            end_of_epoch(run, losses, time.perf_counter() - start, log)
+        return summary(run)
+
+
+RESUMABLE_CHANGES = {"epochs", "device", "num_workers", "progress", "cache_features", "out", "data", "word_vectors"}
+"""What a resumed run may change without being told to: more epochs, another device or folder name."""
+
+
+def resume_changes(stored: dict, config: TrainConfig, allow: bool) -> list[str]:
+    """The options that differ from the run being resumed; an error listing them unless ``allow``."""
+    def flat(values: dict) -> dict:
+        return {k: v for k, v in values.items() if k != "model"} | {
+            k: v for k, v in values["model"].items() if k not in FROM_DATA}
+
+    before, now = flat(stored), flat(asdict(config))
+    changes = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {now[k]!r}" for k in sorted(now)
+               if before.get(k) != now[k] and k not in RESUMABLE_CHANGES]
+    if changes and not allow:
+        raise ConfigError(f"{config.out}: --resume with other options than the run's: {'; '.join(changes)} "
+                          "(add --allow-config-change to continue anyway; the change is recorded)")
+    return changes
+
+
+def data_report(data: PreparedData) -> str:
+    """One line: the queries kept and dropped (by reason) in each split, and the words without a vector."""
+    parts = [f"{name} {d.report}" for name, d in data.splits.items()]
+    missing = f"; {len(data.without_vector)} training words without a word vector left out" if data.without_vector else ""
+    return "data: " + "; ".join(parts) + missing
 
 
 def end_of_epoch(run: Run, losses: np.ndarray, wall: float, log) -> None:
@@ -241,4 +294,6 @@ def summary(run: Run) -> dict:
             "test_prior_hard_at_selected": chosen["test_prior_hard"], "prior_hard_count": chosen["prior_hard_count"],
             "test_reversed_at_selected": chosen["test_reversed"],
             "best_test_epoch": by_test["epoch"], "test_at_best_test_epoch": by_test["test"],
-            "history": run.history}
+            "data": {name: d.report.as_dict() for name, d in run.data.splits.items()}
+            | {"words_without_vector": list(run.data.without_vector)},
+            "changed_on_resume": run.changes, "history": run.history}

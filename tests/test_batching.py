@@ -53,10 +53,11 @@ def test_dataloader_with_workers_opens_its_own_file(sample):
 
 def test_all_out_of_vocabulary_queries_are_dropped_and_listed(tmp_path):
     write_features(tmp_path / "f.hdf5", {"AAA01": np.ones((10, 4))})
-    queries = [Query("AAA01", 10.0, 0, 5, "the door.", "ann.txt", 1), Query("AAA01", 10.0, 1, 2, "zzz qqq", "ann.txt", 2)]
+    queries = [Query("AAA01", 10.0, 0, 5, "the door.", "ann.txt", 1), Query("AAA01", 10.0, 1, 2, "zzz qqq", "ann.txt", 2),
+               Query("AAA01", 10.0, 1, 2, "zzqx qqwx.", "ann.txt", 3)]           # only "." is known: nothing to rebuild
     dataset = MomentDataset(queries, FeatureStore(tmp_path / "f.hdf5"), Vocabulary(("door", ".")), 4, num_clips=4)
     assert len(dataset) == 1
-    assert dataset.report.dropped == [("ann.txt:2", "no word of 'zzz qqq' is in the vocabulary")]
+    assert dataset.report.dropped == [("ann.txt:2", "no known content word"), ("ann.txt:3", "no known content word")]
 
 
 def test_construction_checks_missing_videos_and_width(tmp_path):

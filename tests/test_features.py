@@ -6,13 +6,18 @@ import h5py
 import numpy as np
 import pytest
 
-from cnm_minimal.data.features import FeatureError, FeatureStore, resample_clips, write_features
+from cnm_minimal.data.features import FeatureError, FeatureStore, clip_boundaries, resample_clips, write_features
+
+
+def reference_bounds(t, n):
+    """The authors' boundaries, one at a time: j / n * t in double precision, rounded half to even, clipped."""
+    return [min(int(np.round(j / n * t)), t - 1) for j in range(n + 1)]
 
 
 def reference_resample(features, n):
-    """Spec section 1, written as plainly as possible: one clip at a time."""
+    """The authors' resampling written as plainly as possible: one clip at a time."""
     t = len(features)
-    bounds = [min(int(round(j * t / n)), t - 1) for j in range(n + 1)]
+    bounds = reference_bounds(t, n)
     rows = []
     for j in range(n):
         a, b = bounds[j], bounds[j + 1]
@@ -26,6 +31,14 @@ def test_resample_matches_the_spec_loop(length, clips):
     out = resample_clips(features, clips)
     assert out.shape == (clips, 6) and out.dtype == np.float32
     np.testing.assert_allclose(out, reference_resample(features, clips), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("clips", [200, 64, 50])
+def test_boundaries_are_the_authors_for_every_length_up_to_1000(clips):
+    for length in range(1, 1001):
+        assert clip_boundaries(length, clips).tolist() == reference_bounds(length, clips), length
+    assert reference_bounds(25, 200)[4] == 0 and round(4 * 25 / 200) == 0      # 0.5: a tie, rounded to even
+    assert [round(j * 300 / 200) for j in range(201)] != reference_bounds(300, 200)   # the order matters: j*T/N differs
 
 
 def test_resample_never_averages_in_the_last_row_when_clipped():

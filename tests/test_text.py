@@ -18,6 +18,7 @@ from cnm_minimal.data.text import (
     ("the person's walk-in closet", ["the", "person", "'s", "walk-in", "closet"]),
     ("he/she opens the door.the light", ["he/she", "opens", "the", "door.the", "light"]),
     ("  double  spaces ", ["double", "spaces"]),
+    ("A person drinks a café crème.", ["a", "person", "drinks", "a", "café", "crème", "."]),   # letters of any script
 ])
 def test_tokenize(sentence, tokens):
     assert tokenize(sentence) == tokens

@@ -85,7 +85,7 @@ def test_step_b_shortcut_gives_the_head_gradient_of_the_full_forward(data, tmp_p
 def test_checkpoints_describe_themselves_and_selection_is_recorded(data, tmp_path):
     lines = []
     summary = train.fit(tiny(out=str(tmp_path), epochs=2), data, log=lines.append)
-    assert len(lines) == 2 and lines[1].startswith("epoch 2/2  L_rec ") and "val mIoU" in lines[1]
+    assert len(lines) == 3 and lines[0].startswith("data: train kept") and lines[2].startswith("epoch 2/2  L_rec ")
     state = load_checkpoint(tmp_path / "last.pt")
     assert state["epoch"] == 2 and set(state["optimizers"]) == {"reconstructor", "generator"}
     model, vocabulary, embeddings, best = model_from_checkpoint(tmp_path / "best.pt")

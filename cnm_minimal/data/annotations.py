@@ -88,6 +88,10 @@ class AnnotationReport:
     def drop_counts(self) -> Counter:
         return Counter(reason for _, reason in self.dropped)
 
+    def as_dict(self) -> dict:
+        """The counts, for a run's ``results.json``."""
+        return {"kept": self.kept, "dropped": dict(sorted(self.drop_counts().items())), "clipped": len(self.clipped)}
+
     def __str__(self) -> str:
         parts = [f"kept {self.kept}"]
         parts += [f"dropped {n} ({reason})" for reason, n in sorted(self.drop_counts().items())]

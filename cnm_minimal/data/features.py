@@ -27,13 +27,19 @@ class FeatureError(ValueError):
     """A feature file or a video's features that cannot be used; the message names the file and video id."""
 
 
+def clip_boundaries(length: int, num_clips: int) -> np.ndarray:
+    """The ``num_clips + 1`` row boundaries, computed as the authors' code computes them: ``j / N * T`` in double
+    precision, rounded half to even, clipped to ``T - 1`` (the order of the operations decides the ties)."""
+    return np.minimum(np.round(np.arange(num_clips + 1) / num_clips * length).astype(np.int64), length - 1)
+
+
 def resample_clips(features: np.ndarray, num_clips: int) -> np.ndarray:
     """Average a ``[T, D]`` sequence into exactly ``num_clips`` rows with CNM's boundaries (see above)."""
     features = np.asarray(features, dtype=np.float32)
     length = features.shape[0]
     if length < 1 or num_clips < 1:
         raise ValueError(f"cannot resample {length} rows into {num_clips} clips")
-    bounds = np.minimum(np.round(np.linspace(0, length, num_clips + 1)).astype(np.int64), length - 1)
+    bounds = clip_boundaries(length, num_clips)
     starts, ends = bounds[:-1], bounds[1:]
     cumulative = np.concatenate([np.zeros((1, features.shape[1])), np.cumsum(features, axis=0, dtype=np.float64)])
     counts = ends - starts
@@ -106,9 +112,9 @@ class FeatureStore:
                 found.append(str(error).removeprefix(f"{self.path}: "))
         return found
 
-    def check(self, video_ids: Iterable[str], dim: int) -> None:
-        """Before training: every video is present and ``[T >= 1, dim]``; one error lists every problem."""
-        found = self.problems(video_ids, dim)
+    def check(self, video_ids: Iterable[str], dim: int, read_values: bool = True) -> None:
+        """Before training: every video is present, ``[T >= 1, dim]`` and finite; one error lists every problem."""
+        found = self.problems(video_ids, dim, read_values)
         if found:
             shown = "\n  ".join(found[:50]) + ("\n  ..." if len(found) > 50 else "")
             raise FeatureError(f"{self.path}: {len(found)} annotated video(s) have unusable features:\n  {shown}")

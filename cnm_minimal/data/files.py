@@ -20,7 +20,7 @@ from cnm_minimal.data.annotations import (
 )
 from cnm_minimal.data.dataset import MomentDataset
 from cnm_minimal.data.features import FeatureStore
-from cnm_minimal.data.text import Vocabulary, embedding_matrix, read_word_vectors
+from cnm_minimal.data.text import Vocabulary, embedding_matrix, read_word_vectors, tokenize
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ class DatasetFiles:
         """The simulator's layout if ``root`` has ``annotations_<split>.txt`` files, else the authors' json splits
         (:meth:`cnm_json`), with ``features`` (a file name in ``root``) and ``word_vectors`` (a path)."""
         root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: no such data folder (make data-samples writes the sample; "
+                                    "python -m cnm_minimal download get charades-sta the real annotations)")
         if any(root.glob("annotations_*.txt")):
             files = cls.simulated(root)
             return cls(files.annotations, files.durations, root / features if features else files.features,
@@ -130,20 +133,36 @@ class PreparedData:
     embeddings: np.ndarray            # [V, Dw], row 0 (padding) zero
     splits: dict[str, MomentDataset]  # train, val, test
     feature_dim: int
+    without_vector: tuple[str, ...] = ()   # training words left out of the vocabulary: no word vector
 
 
 def prepare_splits(files: DatasetFiles, kept_words: int, num_clips: int, max_words: int,
                    val_fraction: float = 0.1, seed: int = 0, cache_features: bool = True) -> PreparedData:
-    """The vocabulary (the ``kept_words`` most frequent training words) and the three splits of a data set."""
-    train, _ = files.queries("train")
-    if "val" in files.annotations:
-        val, _ = files.queries("val")
-    else:
-        train, val = carve_validation(train, val_fraction, seed)
-    test, _ = files.queries("test")
-    vocabulary = Vocabulary.from_sentences([q.sentence for q in train], kept_words)
+    """The vocabulary (the ``kept_words`` most frequent training words that have a vector) and the three splits
+    of a data set; each split's report counts what the annotation policy and the vocabulary dropped."""
+    rows = {split: files.queries(split) for split in files.annotations}
+    if "val" not in rows:
+        train, val = carve_validation(rows["train"][0], val_fraction, seed)
+        rows |= {"train": (train, rows["train"][1]), "val": (val, AnnotationReport())}
+    if not files.word_vectors.name:
+        raise ValueError("training on real data needs word vectors (--word-vectors data/glove/glove.6B.300d.txt)")
+    table = read_word_vectors(files.word_vectors)
+    sentences = [q.sentence for q in rows["train"][0]]
+    vocabulary = Vocabulary.from_sentences(sentences, kept_words, known=table)
+    without = sorted({t for s in sentences for t in tokenize(s)} - set(table))
     store = FeatureStore(files.features, files.feature_layout)
-    feature_dim = store.shape(train[0].vid)[1]
-    splits = {name: MomentDataset(rows, store, vocabulary, feature_dim, num_clips, max_words, cache_features)
-              for name, rows in (("train", train), ("val", val), ("test", test))}
-    return PreparedData(files, vocabulary, embeddings_for(files, vocabulary), splits, feature_dim)
+    if not rows["train"][0]:
+        raise ValueError(f"{files.annotations['train']}: the training split has no usable query ({rows['train'][1]})")
+    feature_dim = store.shape(rows["train"][0][0].vid)[1]
+    splits = {}
+    for name in ("train", "val", "test"):
+        queries, report = rows[name]
+        dataset = MomentDataset(queries, store, vocabulary, feature_dim, num_clips, max_words, cache_features)
+        dataset.report.dropped[:0] = report.dropped
+        dataset.report.clipped = report.clipped
+        if not len(dataset):
+            source = files.annotations.get(name, files.annotations["train"])
+            raise ValueError(f"{source}: the {name} split has no usable query ({dataset.report})")
+        splits[name] = dataset
+    return PreparedData(files, vocabulary, embedding_matrix(vocabulary, table, str(files.word_vectors)), splits,
+                        feature_dim, tuple(without))

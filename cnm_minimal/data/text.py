@@ -31,7 +31,7 @@ import numpy as np
 from cnm_minimal.atomic import atomic_write
 
 _CLITICS = re.compile(r"(n't|'(?:s|re|ve|ll|m|d))\b")
-_TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|m|d)\b|[a-z0-9]+(?:[-/.][a-z0-9]+)*|[^\sa-z0-9]")
+_TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|m|d)\b|[^\W_]+(?:[-/.][^\W_]+)*|[^\s\w]|_")   # letters of any script
 
 
 def tokenize(sentence: str) -> list[str]:
@@ -50,7 +50,7 @@ FUNCTION_WORDS = load_function_words()
 
 
 def masking_weights(tokens: Iterable[str]) -> np.ndarray:
-    """2.0 for content words, 1.0 for function words; softmax of these picks the words to mask (spec §1)."""
+    """2.0 for content words, 1.0 for function words; softmax of these picks the words to mask (chapter 6)."""
     return np.array([1.0 if t in FUNCTION_WORDS or not any(c.isalpha() for c in t) else 2.0 for t in tokens],
                     dtype=np.float32)
 
@@ -69,8 +69,11 @@ class Vocabulary:
         return cls(tuple(word for word, _ in Counter(counts).most_common(size)))
 
     @classmethod
-    def from_sentences(cls, sentences: Iterable[str], size: int) -> "Vocabulary":
-        return cls.from_counts(Counter(t for s in sentences for t in tokenize(s)), size)
+    def from_sentences(cls, sentences: Iterable[str], size: int, known=None) -> "Vocabulary":
+        """The ``size`` most common tokens of ``sentences``; with ``known`` (e.g. the words that have a vector),
+        only those: the others become unknown words, dropped from sentences, as the authors' vocabulary does."""
+        counts = Counter(t for s in sentences for t in tokenize(s))
+        return cls.from_counts(counts if known is None else {w: n for w, n in counts.items() if w in known}, size)
 
     @property
     def ids(self) -> dict[str, int]:
