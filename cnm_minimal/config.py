@@ -7,8 +7,8 @@ come from the data (``frame_dim``, ``word_dim``, ``vocab_size``) are filled in w
 
 On the command line every field is one flag, ``--hidden 256`` for a model field as for a run field
 (``--batch-size 32``): :meth:`TrainConfig.build` routes each flat value to its place. Values are checked
-when a config is made (types, ranges, choices), so a typo stops the run before any work, with one line
-that names the option.
+when a config is made (types, ranges, choices, by pydantic in strict mode), so a typo stops the run before
+any work, with one line that names the option.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import argparse
 import typing
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
+
+from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from cnm_minimal.model import CNMConfig
 
@@ -84,26 +86,40 @@ class TrainConfig:
         return values | {k: v for k, v in asdict(self.model).items() if k not in FROM_DATA}
 
 
+RANGES = {
+    # the run
+    "num_clips": Field(ge=4), "kept_words": Field(ge=1), "epochs": Field(ge=1), "batch_size": Field(ge=1),
+    "lr": Field(gt=0), "warmup_updates": Field(ge=1), "warmup_init_lr": Field(gt=0), "clip_norm": Field(gt=0),
+    "val_fraction": Field(gt=0, lt=1), "seed": Field(ge=0), "num_workers": Field(ge=0),
+    # the model (chapter 8)
+    "hidden": Field(ge=1), "heads": Field(ge=1), "video_layers": Field(ge=1), "query_layers": Field(ge=1),
+    "dropout": Field(ge=0, lt=1), "alpha": Field(gt=0), "max_width": Field(gt=0, le=1), "beta1": Field(ge=0),
+    "beta2": Field(ge=0), "label_smoothing": Field(ge=0, lt=1), "max_words": Field(ge=1),
+}
+"""The allowed range of each number; the types and choices are those of the dataclass fields."""
+
+
+def _schema(cls, leave_out=()):
+    """A pydantic model with the fields, types and defaults of the dataclass ``cls``, strict (no ``"0.1"`` for a
+    float, no ``64.0`` for an int, no ``"ture"`` for a bool), with the :data:`RANGES`."""
+    hints = typing.get_type_hints(cls)
+    return create_model(f"{cls.__name__}Check", __config__=ConfigDict(strict=True, extra="forbid"),
+                        **{f.name: (hints[f.name], RANGES.get(f.name, Field())) for f in fields(cls)
+                           if f.name not in leave_out})
+
+
+_RUN_SCHEMA, _MODEL_SCHEMA = _schema(TrainConfig, leave_out={"model"}), _schema(CNMConfig)
+
+
 def validate(config: TrainConfig) -> None:
-    """Refuse a config that cannot run, with one line naming the option: types, ranges, choices."""
-    for f in fields(config):
-        if f.name != "model":
-            _check(f.name, getattr(config, f.name), _HINTS[f.name])
-    for f in fields(CNMConfig):
-        _check(f.name, getattr(config.model, f.name), _MODEL_HINTS[f.name])
-    positive = ["num_clips", "kept_words", "epochs", "batch_size", "warmup_updates"]
-    for name in positive:
-        if getattr(config, name) < 1:
-            raise ConfigError(f"--{_flag(name)} must be at least 1, got {getattr(config, name)}")
-    if config.num_clips < 4:
-        raise ConfigError(f"--num-clips must be at least 4 (the proposal slots are N // 4), got {config.num_clips}")
-    for name in ("lr", "warmup_init_lr", "clip_norm"):
-        if not getattr(config, name) > 0:
-            raise ConfigError(f"--{_flag(name)} must be positive, got {getattr(config, name)}")
-    if not 0 < config.val_fraction < 1:
-        raise ConfigError(f"--val-fraction must be between 0 and 1, got {config.val_fraction}")
-    if not 0 <= config.model.dropout < 1:
-        raise ConfigError(f"--dropout must be in [0, 1), got {config.model.dropout}")
+    """Refuse a config that cannot run, with one line naming the option: types, ranges, choices (pydantic)."""
+    run = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "model"}
+    try:
+        _RUN_SCHEMA.model_validate(run)
+        _MODEL_SCHEMA.model_validate(asdict(config.model))
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ConfigError(f"--{_flag(str(first['loc'][0]))} {first['input']!r}: {first['msg'].lower()}") from None
     if config.model.hidden % config.model.heads:
         raise ConfigError(f"--hidden {config.model.hidden} is not divisible by --heads {config.model.heads}")
 
@@ -114,18 +130,6 @@ def _flag(name: str) -> str:
 
 _HINTS = typing.get_type_hints(TrainConfig)
 _MODEL_HINTS = typing.get_type_hints(CNMConfig)
-
-
-def _check(name: str, value, hint) -> None:
-    """Refuse a value of the wrong type (``"0.1"`` for a float, ``64.0`` for an int, ``"ture"`` for a bool)."""
-    if typing.get_origin(hint) is Literal:
-        if value not in typing.get_args(hint):
-            raise ConfigError(f"--{_flag(name)} {value!r}: choose one of {', '.join(map(str, typing.get_args(hint)))}")
-        return
-    ok = {bool: isinstance(value, bool), int: isinstance(value, int) and not isinstance(value, bool),
-          float: isinstance(value, (int, float)) and not isinstance(value, bool), str: isinstance(value, str)}[hint]
-    if not ok:
-        raise ConfigError(f"--{_flag(name)} {value!r}: expected {hint.__name__}, got {type(value).__name__}")
 
 
 def _parse_bool(text: str) -> bool:

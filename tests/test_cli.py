@@ -35,8 +35,8 @@ def test_the_module_runs_as_a_program():
 
 @pytest.mark.parametrize("arguments, message", [
     (["--mode", "jiont"], "invalid choice: 'jiont'"), (["--mask-shape", "boxx"], "invalid choice: 'boxx'"),
-    (["--use-hard-negative", "ture"], "'ture' is not a boolean"), (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
-    (["--epochs", "0"], "--epochs must be at least 1"), (["--select-on", "tset"], "invalid choice: 'tset'"),
+    (["--use-hard-negative", "ture"], "'ture' is not a boolean"), (["--dropout", "1.5"], "--dropout 1.5: input should be less than 1"),
+    (["--epochs", "0"], "--epochs 0: input should be greater than or equal to 1"), (["--select-on", "tset"], "invalid choice: 'tset'"),
 ])
 def test_bad_options_stop_with_one_line_and_exit_code_2(arguments, message, capsys):
     try:
