@@ -20,6 +20,7 @@ help:
 	@echo "make bench       batch assembly and the train step against the authors' way (each in one run)"
 	@echo "make student     write every chapter's student version (solutions removed) into _build/student/"
 	@echo "make grade NB=path/to/notebook.ipynb   run a notebook and grade its exercises"
+	@echo "make answers     write the instructor's answer key into _build/answers/"
 
 # The virtual environment, with the exact versions of requirements.txt and the package in editable mode.
 $(STAMP): requirements.txt pyproject.toml
@@ -72,9 +73,15 @@ bench: $(STAMP)
 student: $(STAMP)
 	$(PY) tools/student.py --out _build/student
 
+# CELLS=all|exercises overrides the chapter's default (exercise cells only for chapter 9); CHECKS=file for private checks
 grade: $(STAMP)
-	@test -n "$(NB)" || (echo "usage: make grade NB=path/to/notebook.ipynb" >&2; exit 2)
-	$(PY) tools/grade.py $(NB)
+	@test -n "$(NB)" || (echo "usage: make grade NB=path/to/notebook.ipynb [CELLS=all|exercises] [CHECKS=file]" >&2; exit 2)
+	$(PY) tools/grade.py $(NB) $(if $(CELLS),--cells $(CELLS)) $(if $(CHECKS),--checks $(CHECKS))
+
+# The instructor's answer key (tools/answer_key.md, the chapters' questions and graded solutions), apart from the book
+.PHONY: answers
+answers: $(STAMP)
+	$(PY) tools/answers.py --out _build/answers
 
 clean:
 	rm -rf _build

@@ -91,19 +91,24 @@ def test_every_chapter_ends_with_at_least_three_exercises():
         assert len(re.findall(r"^\d+\. \*\*", section, re.M)) >= 3, chapter.name
 
 
-def _grade(notebook: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(notebook)],
+def _grade(notebook: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(notebook), *options],
                           capture_output=True, text=True, timeout=900)
 
 
-def test_grade_end_to_end_on_the_student_and_the_solution_version(student_dir):
-    untouched = _grade(student_dir / "book" / "03_gaussian_mask.ipynb")
+def test_grade_end_to_end_on_the_student_version(student_dir):
+    untouched = _grade(student_dir / "book" / "03_gaussian_mask.ipynb")          # the whole notebook runs
     assert untouched.returncode == 1, untouched.stdout + untouched.stderr
     assert "exercise 2 `half_height_width`: TODO 0/1" in untouched.stdout
     assert "Traceback" not in untouched.stdout and "Total: 0/1" in untouched.stdout
-    solved = _grade(BOOK / "03_gaussian_mask.ipynb")
+    assert "fast mode" not in untouched.stdout
+
+
+def test_grade_end_to_end_on_the_solution_version():
+    solved = _grade(BOOK / "03_gaussian_mask.ipynb", "--cells", "exercises")
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert "exercise 2 `half_height_width`: PASS 1/1" in solved.stdout and "Total: 1/1" in solved.stdout
+    assert "fast mode: only the cells tagged `exercise` ran" in solved.stdout
 
 
 def test_grade_explains_a_wrong_answer(student_dir, tmp_path):
@@ -115,7 +120,56 @@ def test_grade_explains_a_wrong_answer(student_dir, tmp_path):
             cell["source"] = source
     wrong = path.with_name("wrong.ipynb")
     wrong.write_text(json.dumps(notebook))
-    result = _grade(wrong)
+    result = _grade(wrong, "--cells", "exercises")
     assert result.returncode == 1
     assert "FAIL 0/1" in result.stdout and "measured on a fine grid" in result.stdout
     assert "Traceback" not in result.stdout
+
+
+def test_chapter_9_is_graded_without_retraining(tmp_path):
+    """Chapter 9's checks need only `clip_width_predictions`: by default only the exercise cells run. Every other
+    code cell of this copy raises, so a run of the training cell would show up as a cell error."""
+    import grade
+
+    notebook = json.loads((BOOK / "09_training.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code" and "exercise" not in cell["metadata"].get("tags", []):
+            cell["source"] = 'raise RuntimeError("a cell other than the exercise ran")\n'
+    path = tmp_path / "09_training.ipynb"
+    path.write_text(json.dumps(notebook))
+    results, errors, mode = grade.grade(path, ROOT / "tools" / "grading_checks.py")
+    assert mode == "exercises" and errors == [] and [r["kind"] for r in results] == ["ok"], (results, errors)
+    assert sum(c["cell_type"] == "code" for c in notebook["cells"]) > 20      # 20-odd cells that would have raised
+
+
+def test_grade_command_on_chapter_9_takes_seconds(student_dir):
+    import time
+
+    start = time.perf_counter()
+    untouched = _grade(student_dir / "book" / "09_training.ipynb")
+    assert untouched.returncode == 1 and "fast mode" in untouched.stdout, untouched.stdout + untouched.stderr
+    assert "exercise 3 `clip_width_predictions`: TODO 0/1" in untouched.stdout
+    assert time.perf_counter() - start < 120          # the training cell alone takes minutes
+
+
+def test_the_answer_key_covers_every_written_exercise_and_stays_out_of_the_book(tmp_path, student_dir):
+    import answers
+
+    key = answers.parse_key(answers.KEY.read_text())
+    assert answers.check(CHAPTERS, key) == []
+    page = answers.build(tmp_path / "answers", CHAPTERS)
+    text = (tmp_path / "answers" / "answers.md").read_text()
+    for chapter in CHAPTERS:
+        title, exercises = answers.chapter_exercises(chapter)
+        assert f"## {title}" in text
+        for e in exercises:
+            assert e.solutions or not e.graded, (chapter.name, e.number)   # every graded exercise shows its solution
+    assert "BEGIN SOLUTION" in text and page.read_text().startswith("<!DOCTYPE html>")
+    toc = (ROOT / "_toc.yml").read_text()
+    assert "answer" not in toc
+    for path in (student_dir / "book").glob("*.ipynb"):
+        assert "answer_key" not in path.read_text()
+    broken = answers.parse_key(answers.KEY.read_text().replace("### 4. Random, narrower", "### 5. Random, narrower"))
+    problems = answers.check(CHAPTERS, broken)
+    assert any("01_the_task: written exercise 4" in p for p in problems)
+    assert any("does not have" in p for p in problems)

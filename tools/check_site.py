@@ -3,7 +3,17 @@
 Checks, per page: it exists for every entry of ``_toc.yml``; every image loaded; no Python traceback or
 error output is shown; equations were typeset by MathJax (no raw TeX left); saved widgets were rendered;
 every local link points to an existing file; and the browser console has no error other than a public
-CDN that cannot be reached (this machine, and CI, are offline).
+CDN that cannot be reached (this machine, and CI, are offline). Then, in the 1280 px window:
+
+* **overflow**: no code cell, output or display equation is wider than the content column or scrolls
+  sideways inside its own box (collapsed cells are opened first); each is reported with its element, the
+  overflow in px and its widest line (or its TeX);
+* **explorers**: every explorer (the book's ``.cnm-explorer`` blocks of ``cnm_minimal/widgets.py``, and
+  any saved ipywidgets view with a control and an HTML picture) either has its controls disabled, with a
+  visible note, or responds: its first control is moved as a reader would (an arrow key on a slider, another
+  option of a list, a drag of an ipywidgets handle) and the picture must change. Explorers that recompute in
+  the browser (``book/_ext/static/cnm_explorers.js``) carry values computed by the package in Python
+  (``data-checks``): the browser's formulas must give them.
 
 Usage: ``python tools/check_site.py _build/html [--screenshots DIR]``. Needs Debian's ``chromium`` and
 ``chromium-driver`` (``make check-site`` installs them when missing).
@@ -24,7 +34,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
          "--no-first-run", "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
@@ -52,6 +66,107 @@ const settle = async () => {
   });
 };
 settle();
+"""
+
+
+# Every code cell, output and display equation of the content column; the widest offender is reported,
+# not each of its wrappers. Collapsed cells (<details>) are opened first, as a reader would.
+OVERFLOW_JS = """
+document.querySelectorAll('details').forEach(d => { d.open = true; });
+const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+const style = getComputedStyle(column);
+const right = column.getBoundingClientRect().right - parseFloat(style.paddingRight);
+const selector = 'div.highlight pre, div.cell_output > *, div.cell_output pre, div.cell_output img, ' +
+  'div.cell_output svg, div.cell_output table, div.cell_output canvas, div.cell_output .cnm-explorer, div.math, ' +
+  'div.math mjx-container';
+const kindOf = el => el.closest('div.math') ? 'display equation'
+  : (el.closest('div.cell_output') ? 'output' : 'code cell');
+const describe = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
+  ? '.' + el.className.trim().split(/\\s+/).slice(0, 3).join('.') : '');
+const texOf = el => {
+  try {
+    const items = MathJax.startup.document.getMathItemsWithin(el);
+    if (items.length) { return items[0].math; }
+  } catch (e) { /* not typeset */ }
+  return el.textContent;
+};
+const found = [];
+for (const el of column.querySelectorAll(selector)) {
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0) { continue; }
+  const inside = el.clientWidth ? el.scrollWidth - el.clientWidth : 0;   // scrolls sideways in its own box
+  const outside = box.right - right;                                    // sticks out of the content column
+  if (Math.max(inside, outside) > 1) {
+    const kind = kindOf(el);
+    let text = kind === 'display equation' ? texOf(el.closest('div.math'))
+      : (el.innerText || el.getAttribute('src') || '');
+    if (el.tagName === 'PRE') {   // name the widest line, which is the one to shorten
+      const widest = text.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+      text = `${widest.length} characters: ${widest.trim()}`;
+    }
+    found.push({el, kind, element: describe(el), px: Math.round(Math.max(inside, outside)),
+                how: outside > 1 ? 'sticks out of the content column' : 'scrolls sideways in its box',
+                text: text.replace(/\\s+/g, ' ').trim().slice(0, 90)});
+  }
+}
+// keep the innermost offender of each nest (a wide <pre> also widens the output block around it)
+const kept = found.filter(f => !found.some(g => g !== f && f.el.contains(g.el)));
+return kept.map(({el, ...rest}) => rest);
+"""
+
+# The explorers of a page: the book's own (.cnm-explorer) and saved ipywidgets views holding a picture.
+EXPLORERS_JS = """
+const roots = [];
+for (const el of document.querySelectorAll('.cnm-explorer')) { roots.push(el); }
+for (const el of document.querySelectorAll('.widget-subarea')) {
+  if (el.querySelector('.widget-html-content')) { roots.push(el); }
+}
+roots.forEach((el, k) => { el.dataset.checkSiteIndex = String(k); });
+return roots.map(el => {
+  const controls = Array.from(el.querySelectorAll('input, select, .noUi-handle'));
+  const enabled = controls.filter(c => !(c.disabled || c.closest('[disabled]')));
+  const note = el.querySelector('.cnm-note');
+  const label = c => {
+    const box = c.closest('label, .widget-inline-hbox');
+    const text = box ? (box.querySelector('.cnm-label, .widget-label') || box).textContent : c.name || '';
+    return text.trim().slice(0, 40);
+  };
+  return {
+    kind: el.classList.contains('cnm-explorer') ? (el.dataset.kind || '?') : 'ipywidgets',
+    controls: controls.length,
+    first: enabled.length ? label(enabled[0]) : (controls.length ? label(controls[0]) : ''),
+    enabled: enabled.length,
+    noteVisible: !!(note && note.offsetParent && note.textContent.trim()),
+    ready: !el.classList.contains('cnm-explorer') || el.dataset.kind === 'fixed' || el.dataset.ready === 'true',
+    hasChecks: !!el.dataset.checks,
+  };
+});
+"""
+
+SNAPSHOT_JS = """
+const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
+const pictures = root.querySelectorAll('.cnm-picture, .widget-html-content');
+return Array.from(pictures).map(p => p.innerHTML + Array.from(p.querySelectorAll('canvas'))
+  .map(c => c.toDataURL()).join('')).join('|');
+"""
+
+FIRST_CONTROL_JS = """
+const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
+return Array.from(root.querySelectorAll('input, select, .noUi-handle'))
+  .filter(c => !(c.disabled || c.closest('[disabled]')))[0];
+"""
+
+CONTROL_VALUE_JS = """
+const c = arguments[0];
+return c.classList.contains('noUi-handle') ? c.getAttribute('aria-valuenow')
+  : (c.type === 'checkbox' ? String(c.checked) : c.value);
+"""
+
+# Run the browser's formulas at the states the package computed in Python (data-checks).
+FORMULA_CHECKS_JS = """
+const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
+if (!window.CNMExplorers) { return {error: 'cnm_explorers.js is not loaded'}; }
+return {results: CNMExplorers.runChecks(root)};
 """
 
 
@@ -115,6 +230,9 @@ def check_page(driver, site: Path, base: str, page: str, screenshots: Path | Non
         target = (site / unquote(shown)).parent / unquote(parsed.path)
         if parsed.path and not target.exists():
             problems.append(f"link to a missing file: {href}")
+    problems += check_explorers(driver)
+    problems += [f"overflow: {o['kind']} ({o['element']}) {o['how']} by {o['px']} px: {o['text']!r}"
+                 for o in driver.execute_script(OVERFLOW_JS)]
     for entry in driver.get_log("browser"):
         if entry["level"] == "SEVERE" and not OFFLINE_NOISE.search(entry["message"]):
             problems.append(f"console error: {entry['message'][:300]}")
@@ -123,6 +241,66 @@ def check_page(driver, site: Path, base: str, page: str, screenshots: Path | Non
         driver.set_window_size(1280, min(max(height, 900), 16000))
         driver.save_screenshot(str(screenshots / (page.replace("/", "_").removesuffix(".html") + ".png")))
         driver.set_window_size(1280, 900)
+    return problems
+
+
+def move(driver, control) -> bool:
+    """Move one control by one step, as a reader would (keyboard or a pick); True if its value changed."""
+    before = driver.execute_script(CONTROL_VALUE_JS, control)
+    if control.tag_name == "select":
+        choice = Select(control)
+        current = [o.get_attribute("value") for o in choice.all_selected_options]
+        others = [o for o in choice.options if o.get_attribute("value") not in current and o.is_enabled()]
+        if others:
+            choice.select_by_value(others[0].get_attribute("value"))
+    elif control.get_attribute("type") in ("checkbox", "radio"):
+        control.click()
+    elif "noUi-handle" in (control.get_attribute("class") or ""):    # an ipywidgets slider: drag its handle
+        for offset in (40, -40):
+            ActionChains(driver).click_and_hold(control).move_by_offset(offset, 0).release().perform()
+            if driver.execute_script(CONTROL_VALUE_JS, control) != before:
+                break
+    else:
+        for key in (Keys.ARROW_RIGHT, Keys.ARROW_LEFT):
+            control.send_keys(key)
+            if driver.execute_script(CONTROL_VALUE_JS, control) != before:
+                break
+    return driver.execute_script(CONTROL_VALUE_JS, control) != before
+
+
+def check_explorers(driver) -> list[str]:
+    """Each explorer is disabled (with a note) or its picture responds to its first control."""
+    problems = []
+    for k, explorer in enumerate(driver.execute_script(EXPLORERS_JS)):
+        name = f"explorer {k + 1} ({explorer['kind']}, first control {explorer['first']!r})"
+        if not explorer["ready"]:
+            problems.append(f"{name} was not started by cnm_explorers.js")
+            continue
+        if explorer["hasChecks"]:
+            answer = driver.execute_script(FORMULA_CHECKS_JS, k)
+            if "error" in answer:
+                problems.append(f"{name}: {answer['error']}")
+            for result in answer.get("results", []):
+                if not result["ok"]:
+                    problems.append(f"{name}: the browser's formula differs from the package's at {result['state']}: "
+                                    f"{result['detail']}")
+        if not explorer["enabled"]:
+            if explorer["controls"] and not explorer["noteVisible"]:
+                problems.append(f"{name} has disabled controls but no visible note saying why")
+            continue
+        control = driver.execute_script(FIRST_CONTROL_JS, k)
+        before = driver.execute_script(SNAPSHOT_JS, k)
+        try:
+            changed = move(driver, control)
+        except WebDriverException as error:
+            problems.append(f"{name}: its first control could not be moved: {error.msg.splitlines()[0][:120]}")
+            continue
+        time.sleep(0.3)
+        if not changed:
+            problems.append(f"{name}: its first control is enabled but does not move")
+        elif driver.execute_script(SNAPSHOT_JS, k) == before:
+            problems.append(f"{name}: its controls move but the picture does not respond "
+                            "(disable them with a note, or make the picture recompute)")
     return problems
 
 

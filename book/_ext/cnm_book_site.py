@@ -9,9 +9,15 @@
   public CDNs are used, which is Sphinx's and myst-nb's default.
 * With the vendored assets, ``static/cnm_book_site.js`` points the widget manager at its fonts and lets the ipywidgets labels,
   which call the MathJax 2 API, work with MathJax 3.
-* ``static/cnm_book_site.css`` makes room for the package's code lines (up to 115 characters).
-* Two known glitches of the theme stack are mended so that pages open without console errors: the
-  colour mode is set explicitly, and inline scripts that an extension adds twice are emitted once.
+* ``static/cnm_book_site.css`` makes room for the package's code lines (up to 115 characters): from 1200 to
+  1600 px the page's table of contents moves into the theme's drawer and the text takes its column;
+  printed output wraps, display equations scroll in their own box; and it lays out the explorers.
+* ``static/cnm_explorers.js`` makes the explorers of ``cnm_minimal/widgets.py`` respond in the static
+  pages (their ``text/html`` rendering, which ``nb_mime_priority_overrides`` in ``_config.yml`` prefers
+  to the widget view: the saved widgets have no Python behind them in the book).
+* Three known glitches of the theme stack are mended: the colour mode is set explicitly and inline scripts
+  that an extension adds twice are emitted once (so that pages open without console errors), and the
+  article header's contents button opens the contents drawer (``static/cnm_layout.js``).
 """
 
 from __future__ import annotations
@@ -86,6 +92,8 @@ def setup(app):
     app.connect("config-inited", configure)
     app.config.html_static_path.append(str(Path(__file__).parent / "static"))
     app.add_css_file("cnm_book_site.css")
+    app.add_js_file("cnm_layout.js", priority=900)
+    app.add_js_file("cnm_explorers.js", priority=900)
     # early: Sphinx stops calling html-page-context handlers at the first one that returns a template
     app.connect("html-page-context", drop_duplicate_scripts, priority=1)
     app.connect("build-finished", finish_redirect_page, priority=900)
