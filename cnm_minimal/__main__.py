@@ -54,7 +54,8 @@ def train(argv: list[str]) -> int:
     config = from_arguments(args)
     rank, _ = distributed.setup()
     try:
-        summary = fit(config, resume=args.resume, log=lambda line: print(line, flush=True), overwrite=args.overwrite,
+        log = (lambda line: print(line, flush=True)) if rank == 0 else (lambda line: None)   # one process speaks
+        summary = fit(config, resume=args.resume, log=log, overwrite=args.overwrite,
                       allow_changes=args.allow_config_change)
     finally:
         distributed.teardown()
