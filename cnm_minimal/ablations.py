@@ -55,28 +55,35 @@ PAPER_DIRECTION = {
 """The direction of each effect in the paper's tables; the paper reports one seed."""
 
 
-def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list[str] | None = None) -> dict:
-    """Train every variant x seed (skipping finished runs); returns and writes the summary table."""
+def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list[str] | None = None,
+                  work: Path | None = None, data=None) -> dict:
+    """Train every variant x seed (skipping finished runs); returns and writes the summary table. Each run's json
+    goes to ``out``, its folder (predictions, results) to ``work`` (default ``out/runs``)."""
     out.mkdir(parents=True, exist_ok=True)
-    data = prepare_data(base)
+    work = work or out / "runs"
+    data = data or prepare_data(base)
     for name in variants or list(VARIANTS):
         for seed in seeds:
             result = out / f"{name}_seed{seed}.json"
             if result.is_file():
                 continue
             config = TrainConfig.build(**base.flat() | (VARIANTS | PROBES)[name] | dict(
-                seed=seed, out=str(out / "runs" / f"{name}_seed{seed}"), progress=False, save_checkpoints=False))
+                seed=seed, out=str(work / f"{name}_seed{seed}"), progress=False, save_checkpoints=False))
             summary = fit(config, data, log=lambda line: None)
-            write_json(result, portable({k: v for k, v in summary.items() if k != "history"} | {"variant": name}))
+            write_json(result, portable(summary | {"variant": name}))
     return summarise(out)
 
 
 def portable(summary: dict) -> dict:
-    """The run's record without this machine's paths: ``python /abs/path/__main__.py`` becomes ``-m cnm_minimal``."""
+    """The run's record, numbers only: ``python /abs/path/__main__.py`` becomes ``-m cnm_minimal``, and the training
+    words without a word vector are counted, not listed (they are words of the annotations)."""
     command = summary["provenance"]["command"].split(" ")
     if len(command) > 1 and command[1].endswith(".py") and "cnm_minimal" in command[1]:
         command[1:2] = ["-m", "cnm_minimal"]
-    return summary | {"provenance": summary["provenance"] | {"command": " ".join(command)}}
+    data = summary.get("data", {})
+    if "words_without_vector" in data:
+        data = data | {"words_without_vector": len(data["words_without_vector"])}
+    return summary | {"provenance": summary["provenance"] | {"command": " ".join(command)}, "data": data}
 
 
 def summarise(out: Path) -> dict:

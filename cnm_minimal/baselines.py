@@ -14,9 +14,16 @@ Every number a model reaches must be read next to what needs no model at all:
 * the **window by duration** (chapter 11) is a prior that also knows the video's length: the training videos
   are cut into groups of equal size by duration, each group gets its own best constant window, and a test query
   gets the window of its video's group.
+* the **temporal-prior sampler** draws, per query, a (centre, width) bin from the empirical joint histogram of
+  the training moments' normalised centres ``(s + e) / 2`` and widths ``e - s`` (``bins`` x ``bins`` cells on
+  ``[0, 1]^2``), then a point uniformly within that cell, and predicts ``[max(c - w/2, 0), min(c + w/2, 1)]``
+  as the random baseline does: random segments shaped like the training moments, for the splits of Charades-CD
+  whose test moments lie elsewhere than the training ones.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -87,3 +94,41 @@ def window_by_duration(train_segments, train_durations, test_durations, groups: 
     windows = np.stack([best_constant_window(train[train_group == k] if (train_group == k).any() else train, step)
                         for k in range(groups)])
     return windows[test_group]
+
+
+@dataclass(frozen=True, eq=False)
+class PriorSampler:
+    """The fitted histogram: ``probabilities[i, j]`` of centre bin ``i`` and width bin ``j``, on shared ``edges``."""
+
+    probabilities: np.ndarray     # [bins, bins], sums to 1, read-only
+    edges: np.ndarray             # [bins + 1], from 0 to 1, read-only
+
+
+def fit_prior_sampler(train_segments, bins: int = 20) -> PriorSampler:
+    """The temporal-prior sampler: the joint histogram of the training moments' (centre, width)."""
+    train = as_segments(train_segments, "train_segments")
+    if len(train) == 0:
+        raise ValueError("fit_prior_sampler needs at least one training moment")
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    centre, width = train.mean(axis=1), train[:, 1] - train[:, 0]
+    counts, _, _ = np.histogram2d(centre, width, bins=[edges, edges])
+    probabilities = counts / counts.sum()
+    probabilities.setflags(write=False)
+    edges.setflags(write=False)
+    return PriorSampler(probabilities, edges)
+
+
+def sample_prior(prior: PriorSampler, num_queries: int, seed: int) -> np.ndarray:
+    """``num_queries`` segments from the sampler, ``[Q, 2]``: a cell by its probability, then a point uniform in it."""
+    if num_queries < 1:
+        raise ValueError(f"num_queries must be at least 1, got {num_queries}")
+    rng = np.random.default_rng(seed)
+    bins = len(prior.edges) - 1
+    cell = rng.choice(bins * bins, size=num_queries, p=prior.probabilities.reshape(-1))
+    i, j = np.divmod(cell, bins)
+    low, size = prior.edges[:-1], np.diff(prior.edges)
+    centre = low[i] + rng.random(num_queries) * size[i]
+    width = low[j] + rng.random(num_queries) * size[j]
+    return segments_from_centre_width(centre, width)

@@ -5,8 +5,9 @@ A moment localisation benchmark is biased when *where* a moment is can be guesse
 measures that for any annotation set, real or simulated:
 
 * the distributions of the normalised starts, ends and lengths;
-* the scores of the baselines that never look at the video (:mod:`cnm_minimal.baselines`), all chosen on the
-  training split and scored on the test split;
+* the scores of the baselines that never look at the video (:mod:`cnm_minimal.baselines`: random, the
+  temporal-prior sampler, the mean window, the best constant window, the window by duration), all chosen on the
+  training split and scored on the test split, with R@1, mIoU and the discounted dR@1 of Charades-CD;
 * the **prior-hard** test queries, those where the best constant window reaches IoU < 0.3 with the annotation:
 
       H = { q : IoU([a*, b*], [s_q, e_q]) < 0.3 },   [a*, b*] = argmax_[a,b] mean_{q in train} IoU([a, b], [s_q, e_q])
@@ -16,7 +17,8 @@ measures that for any annotation set, real or simulated:
   reads the clips follows the moment; one that learned "moments start early" does not.
 
 ``python -m cnm_minimal.bias --train FILE --test FILE [--durations CSV ...]`` prints the report of any annotation
-files; ``--charades DIR`` the report of the real Charades-STA files (CNM's split against the original one).
+files; ``--charades DIR`` the report of the real Charades-STA files (CNM's split against the original one);
+``--charades-cd DIR`` the baselines of Charades-CD's test-iid and test-ood splits (with dR@1).
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ import numpy as np
 
 from cnm_minimal.atomic import write_json
 from cnm_minimal.baselines import (
-    best_constant_window, constant_predictions, mean_training_window, random_segments, window_by_duration,
+    best_constant_window, constant_predictions, fit_prior_sampler, mean_training_window, random_segments,
+    sample_prior, window_by_duration,
 )
 from cnm_minimal.data.annotations import (
-    AnnotationPolicy, Query, read_charades_sta, read_cnm_json, read_durations, read_json_annotations,
+    AnnotationPolicy, Query, read_charades_cd, read_charades_sta, read_cnm_json, read_durations, read_json_annotations,
 )
-from cnm_minimal.metrics import as_segments, localization_metrics, temporal_iou
+from cnm_minimal.metrics import as_segments, discounted_metrics, localization_metrics, temporal_iou
 
 PRIOR_HARD_IOU = 0.3
 """A test query is prior-hard when the best constant window's IoU with it is below this."""
@@ -89,13 +92,19 @@ def baseline_table(train: list[Query], test: list[Query], step: float = 0.01, ra
                                                  step=step),
     }
     randoms = [random_segments(len(test_m), seed) for seed in range(random_seeds)]
+    prior = fit_prior_sampler(train_m)
+    sampled = [sample_prior(prior, len(test_m), seed) for seed in range(random_seeds)]
     parts = (("all", np.ones(len(test_m), bool)), ("prior_hard", hard))
 
+    def scores(predicted: np.ndarray, truth: np.ndarray) -> dict:
+        return localization_metrics(predicted, truth) | discounted_metrics(predicted, truth)
+
     def row(predictions: list[np.ndarray]) -> dict:              # a part with no query is None, not an error
-        return {part: _rounded(_mean_rows([localization_metrics(p[keep], test_m[keep]) for p in predictions]))
+        return {part: _rounded(_mean_rows([scores(p[keep], test_m[keep]) for p in predictions]))
                 if keep.any() else None for part, keep in parts}
 
-    rows = {f"random (mean of {random_seeds} seeds)": row(randoms)}
+    rows = {f"random (mean of {random_seeds} seeds)": row(randoms),
+            f"temporal-prior sampler (mean of {random_seeds} seeds)": row(sampled)}
     rows |= {name: row([predicted]) for name, predicted in fixed.items()}
     return {"window": [round(float(x), 6) for x in window], "test_count": len(test_m),
             "prior_hard_count": int(hard.sum()), "rows": rows}
@@ -124,6 +133,15 @@ def charades_sta_report(directory, step: float = 0.01) -> dict:
                                                 "same_window": original}}
 
 
+def charades_cd_report(directory, step: float = 0.01) -> dict:
+    """The video-blind baselines of Charades-CD (``charades_{train,test_iid,test_ood}.json`` in ``directory``),
+    chosen on its training split, on both test splits (ends after the video clipped, as the reader does)."""
+    directory = Path(directory)
+    train, _ = read_charades_cd(directory / "charades_train.json")
+    return {split: baseline_table(train, read_charades_cd(directory / f"charades_{split}.json")[0], step)
+            for split in ("test_iid", "test_ood")}
+
+
 def _read(path: Path, durations: dict[str, float] | None) -> list[Query]:
     if path.suffix == ".txt":
         if durations is None:
@@ -134,13 +152,14 @@ def _read(path: Path, durations: dict[str, float] | None) -> list[Query]:
 
 def format_table(table: dict) -> str:
     """The baseline table as text: R@0.3, R@0.5, R@0.7, mIoU on all queries, mIoU on the prior-hard ones (percent)."""
+    width = max(30, *(len(name) for name in table["rows"]))
     lines = [f"best constant window (chosen on train): {table['window']}; {table['prior_hard_count']} of "
              f"{table['test_count']} test queries are prior-hard (IoU < {PRIOR_HARD_IOU} with it)",
-             f"{'':30s} {'R@0.3':>6} {'R@0.5':>6} {'R@0.7':>6} {'mIoU':>6}   mIoU prior-hard"]
+             f"{'':{width}s} {'R@0.3':>6} {'R@0.5':>6} {'R@0.7':>6} {'mIoU':>6}   mIoU prior-hard"]
     for name, row in table["rows"].items():
         a = row["all"]
         hard = f"{100 * row['prior_hard']['mIoU']:6.1f}" if row["prior_hard"] else "     -"
-        lines.append(f"{name:30s} {100 * a['R@0.3']:6.1f} {100 * a['R@0.5']:6.1f} {100 * a['R@0.7']:6.1f} "
+        lines.append(f"{name:{width}s} {100 * a['R@0.3']:6.1f} {100 * a['R@0.5']:6.1f} {100 * a['R@0.7']:6.1f} "
                      f"{100 * a['mIoU']:6.1f}   {hard}")
     return "\n".join(lines)
 
@@ -151,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", type=Path, help="test annotations, same formats")
     parser.add_argument("--durations", type=Path, nargs="*", help="Charades CSV files with video lengths (for .txt)")
     parser.add_argument("--charades", type=Path, help="a folder with the real Charades-STA files (CNM vs original split)")
+    parser.add_argument("--charades-cd", type=Path, help="a folder with the Charades-CD splits (test-iid and test-ood)")
     parser.add_argument("--step", type=float, default=0.01, help="grid step of the constant-window search")
     parser.add_argument("--json", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
@@ -159,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(report["cnm_split"]))
         print(f"the same window on the original test split ({report['original_test']['count']} queries): "
               f"mIoU {100 * report['original_test']['same_window']['mIoU']:.1f}")
+    elif args.charades_cd:
+        report = charades_cd_report(args.charades_cd, args.step)
+        for split, table in report.items():
+            print(f"Charades-CD {split}:\n{format_table(table)}")
     elif args.train and args.test:
         durations = read_durations(*args.durations) if args.durations else None
         report = bias_report(_read(args.train, durations), _read(args.test, durations), args.step)

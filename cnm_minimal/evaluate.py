@@ -4,7 +4,9 @@ Inference is mask generation alone, :meth:`CNM.predict <cnm_minimal.model.CNM.pr
 ``[max(c - w/2, 0), min(c + w/2, 1)]``. The metrics are chapter 1's R@1 at IoU 0.1/0.3/0.5/0.7/0.9 and mIoU, over
 every query of a split, over its prior-hard queries (where the best constant window scores IoU < 0.3,
 chapter 11) and over the split played backwards (time-reversed: a model that reads the clips follows the
-moment).
+moment), with Charades-CD's discounted recall dR@1 beside them, and the correlation of predicted and true centres.
+:func:`reconstruction_gaps` measures what the contrastive loss works on (chapter 10): how much better the positive
+sample reconstructs a query than the hard and the easy negative do.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import torch
 from cnm_minimal.atomic import atomic_write
 from cnm_minimal.bias import prior_hard
 from cnm_minimal.data.dataset import Collate
-from cnm_minimal.metrics import localization_metrics, temporal_iou
+from cnm_minimal.metrics import discounted_metrics, localization_metrics, temporal_iou
+from cnm_minimal.negatives import mine_samples
 
 
 def split_loader(dataset, embeddings, batch_size: int) -> torch.utils.data.DataLoader:
@@ -53,7 +56,33 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], keep: np.ndarray | 
     if keep is not None:
         rows = np.asarray(keep)[predictions["index"].astype(np.int64)]
         predicted, moments = predicted[rows], moments[rows]
-    return localization_metrics(predicted, moments)
+    return localization_metrics(predicted, moments) | discounted_metrics(predicted, moments)
+
+
+def centre_correlation(predictions: dict[str, np.ndarray]) -> float:
+    """Pearson correlation of predicted and true moment centres (0 for a model that ignores the video)."""
+    truth = predictions["moment"].mean(axis=1)
+    if len(truth) < 2 or np.std(truth) == 0 or np.std(predictions["centre"]) == 0:
+        return 0.0
+    return float(np.corrcoef(predictions["centre"], truth)[0, 1])
+
+
+@torch.no_grad()
+def reconstruction_gaps(model, loader, device, seed: int = 0) -> dict[str, float]:
+    """Mean per-sentence reconstruction loss of the positive, the hard and the easy negative over a split (the same
+    hidden words for all three, drawn with ``seed``), and the gaps ``hard - positive`` and ``easy - positive``:
+    what the IVC hinges (Eq. 7.2) see. Measured with all three samples whatever the run's ablation."""
+    model.eval()
+    rng, sums, count = torch.Generator().manual_seed(seed), {"positive": 0.0, "hard": 0.0, "easy": 0.0}, 0
+    for batch in loader:
+        batch = batch.to(device)
+        x = model.prepare_batch(batch, rng)
+        mask = model.mask(*model.generate_mask(x.clips, x.words, batch.lengths), x.slots.shape[1])
+        for name, loss in model.sample_losses(x, batch.word_ids, mine_samples(mask, hard=True, easy=True)).items():
+            sums[name] += float(loss.float().sum())
+        count += len(batch.lengths)
+    means = {name: total / max(count, 1) for name, total in sums.items()}
+    return means | {"gap_hard": means["hard"] - means["positive"], "gap_easy": means["easy"] - means["positive"]}
 
 
 def score_split(model, dataset, embeddings, device, batch_size: int, constant_window) -> tuple[dict, dict]:
@@ -63,7 +92,8 @@ def score_split(model, dataset, embeddings, device, batch_size: int, constant_wi
     loader = split_loader(dataset, embeddings, batch_size)
     predictions = predict_split(model, loader, device)
     hard = prior_hard(np.array([q.moment for q in dataset.queries]).reshape(-1, 2), constant_window)
-    rows = {"all": evaluate_predictions(predictions), "prior_hard_count": int(hard.sum())}
+    rows = {"all": evaluate_predictions(predictions), "prior_hard_count": int(hard.sum()),
+            "centre_correlation": centre_correlation(predictions)}
     if hard.any():
         rows["prior_hard"] = evaluate_predictions(predictions, hard)
     rows["reversed"] = evaluate_predictions(predict_split(model, loader, device, reverse_time=True))
@@ -73,12 +103,17 @@ def score_split(model, dataset, embeddings, device, batch_size: int, constant_wi
 def evaluate_model(model, data, constant_window, device, batch_size: int) -> tuple[dict, dict]:
     """What the trainer records after each epoch: validation and test (all, prior-hard, time-reversed),
     and the test predictions."""
-    val = evaluate_predictions(predict_split(model, split_loader(data.splits["val"], data.embeddings, batch_size),
-                                             device))
+    val_loader = split_loader(data.splits["val"], data.embeddings, batch_size)
+    val = evaluate_predictions(predict_split(model, val_loader, device))
     test, predictions = score_split(model, data.splits["test"], data.embeddings, device, batch_size, constant_window)
-    return {"mean_width": float(predictions["width"].mean()), "val": val, "test": test["all"],
-            "test_prior_hard": test.get("prior_hard"), "prior_hard_count": test["prior_hard_count"],
-            "test_reversed": test["reversed"]}, predictions
+    record = {"mean_width": float(predictions["width"].mean()), "val": val, "test": test["all"],
+              "test_prior_hard": test.get("prior_hard"), "prior_hard_count": test["prior_hard_count"],
+              "test_reversed": test["reversed"], "centre_correlation": test["centre_correlation"],
+              "val_gaps": reconstruction_gaps(model, val_loader, device)}
+    for name in sorted(set(data.splits) - {"train", "val", "test"}):      # further test splits (Charades-CD's iid)
+        rows, _ = score_split(model, data.splits[name], data.embeddings, device, batch_size, constant_window)
+        record[name] = rows
+    return record, predictions
 
 
 def save_predictions(path, predictions: dict[str, np.ndarray], queries) -> None:

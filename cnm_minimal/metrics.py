@@ -13,7 +13,13 @@ segments score a tiny positive number. The reported numbers are
     R@1, IoU=theta = (1/Q) * #{q : IoU_q >= theta},   theta in {0.1, 0.3, 0.5, 0.7, 0.9},
     mIoU          = (1/Q) * sum_q IoU_q,
 
-averaged over all Q test queries. Functions return fractions in [0, 1]; papers print percentages.
+averaged over all Q test queries. Charades-CD (Yuan et al. 2021, "A Closer Look at Temporal Sentence
+Grounding in Videos") also reports a discounted recall, which scales each hit by how far its boundaries are off:
+
+    dR@1, IoU=m = (1/Q) * sum_q 1[IoU_q >= m] * (1 - |s'_q - s_q|) * (1 - |e'_q - e_q|),   m in {0.3, 0.5, 0.7},
+
+with prediction ``[s', e']`` and ground truth ``[s, e]``; the paper divides both gaps by the duration, which
+segments normalised by the duration already are. Functions return fractions in [0, 1]; papers print percentages.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ EPS = 1e-10
 
 IOU_THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)
 """The IoU thresholds theta of R@1, IoU=theta reported in the book (the paper uses a subset)."""
+
+DR_THRESHOLDS = (0.3, 0.5, 0.7)
+"""The IoU thresholds m of Charades-CD's discounted recall dR@1, IoU=m."""
 
 
 def as_segments(segments, name: str = "segments") -> np.ndarray:
@@ -79,3 +88,18 @@ def localization_metrics(predicted, ground_truth, thresholds=IOU_THRESHOLDS) -> 
     row = {f"R@{t:g}": value for t, value in recall_at_iou(ious, thresholds).items()}
     row["mIoU"] = float(ious.mean())
     return row
+
+
+def discounted_recall(predicted, ground_truth, thresholds=DR_THRESHOLDS) -> dict[float, float]:
+    """Charades-CD's dR@1 at each IoU threshold: a hit counts ``(1 - |s' - s|) * (1 - |e' - e|)``, not 1."""
+    ious = temporal_iou(predicted, ground_truth)
+    if ious.size == 0:
+        raise ValueError("discounted_recall needs at least one query")
+    pred, gt = as_segments(predicted, "predicted"), as_segments(ground_truth, "ground_truth")
+    discount = (1.0 - np.abs(pred[:, 0] - gt[:, 0])) * (1.0 - np.abs(pred[:, 1] - gt[:, 1]))
+    return {float(t): float(np.mean((ious >= t) * discount)) for t in thresholds}
+
+
+def discounted_metrics(predicted, ground_truth) -> dict[str, float]:
+    """Charades-CD's table row: ``{"dR@0.3": ..., "dR@0.5": ..., "dR@0.7": ...}`` as fractions."""
+    return {f"dR@{t:g}": value for t, value in discounted_recall(predicted, ground_truth).items()}

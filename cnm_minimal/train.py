@@ -293,6 +293,9 @@ def summary(run: Run) -> dict:
             "constant_window": [float(x) for x in run.constant_window],
             "test_prior_hard_at_selected": chosen["test_prior_hard"], "prior_hard_count": chosen["prior_hard_count"],
             "test_reversed_at_selected": chosen["test_reversed"],
+            "centre_correlation_at_selected": chosen.get("centre_correlation"),
+            "val_gaps_at_selected": chosen.get("val_gaps"),
+            "extra_at_selected": {k: chosen[k] for k in sorted(set(run.data.splits) - {"train", "val", "test"})},
             "best_test_epoch": by_test["epoch"], "test_at_best_test_epoch": by_test["test"],
             "data": {name: d.report.as_dict() for name, d in run.data.splits.items()}
             | {"words_without_vector": list(run.data.without_vector)},

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from cnm_minimal.data.annotations import (
-    CNM_POLICY, AnnotationError, AnnotationPolicy, Query, read_activitynet_json, read_charades_sta,
-    read_cnm_json, read_durations, write_charades_sta, write_durations,
+    CHARADES_CD_POLICY, CNM_POLICY, AnnotationError, AnnotationPolicy, Query, apply_policy, read_activitynet_json,
+    read_charades_sta, read_cnm_json, read_durations, read_json_annotations, write_charades_sta, write_durations,
 )
 
 
@@ -98,6 +98,30 @@ def test_cnm_and_activitynet_json(tmp_path):
     mismatch = write(tmp_path, json.dumps({"v": {"duration": 5, "timestamps": [[0, 1]], "sentences": []}}), "m.json")
     with pytest.raises(AnnotationError, match="1 timestamps but 0 sentences"):
         read_activitynet_json(mismatch)
+
+
+def test_video_duration_stands_in_for_a_missing_duration(tmp_path):
+    cd = write(tmp_path, json.dumps({"v": {"video_duration": 12.5, "timestamps": [[1, 3]], "sentences": ["a."],
+                                           "decode_fps": 16.0}}), "cd.json")
+    (q,), _ = read_activitynet_json(cd)
+    assert (q.vid, q.duration, q.start, q.end) == ("v", 12.5, 1.0, 3.0)
+    assert read_json_annotations(cd)[0] == [q]
+    both = write(tmp_path, json.dumps({"v": {"duration": 10, "video_duration": 12.5, "timestamps": [[1, 3]],
+                                             "sentences": ["a."]}}), "both.json")
+    assert read_activitynet_json(both)[0][0].duration == 10.0                # "duration" wins where both exist
+    neither = write(tmp_path, json.dumps({"v": {"timestamps": [[1, 3]], "sentences": ["a."]}}), "neither.json")
+    with pytest.raises(AnnotationError, match=r"video v needs 'duration' \(or 'video_duration'\)"):
+        read_activitynet_json(neither)
+
+
+def test_clipping_drops_a_row_that_starts_after_the_video_and_never_gives_start_after_end():
+    rows = [Query("v", 10.0, 12.0, 15.0, "after the end.", "f", 1),      # start and end beyond the duration
+            Query("v", 10.0, 8.0, 11.0, "ends late.", "f", 2),
+            Query("v", 10.0, 12.0, 11.0, "start > end and end > duration.", "f", 3)]
+    kept, report = apply_policy(rows, CHARADES_CD_POLICY)
+    assert [(q.start, q.end) for q in kept] == [(8.0, 10.0)]
+    assert report.clipped == ["f:2"] and report.dropped == [("f:1", "start after the video"), ("f:3", "start > end")]
+    assert report.as_dict() == {"kept": 1, "dropped": {"start > end": 1, "start after the video": 1}, "clipped": 1}
 
 
 def test_writers_round_trip(tmp_path):

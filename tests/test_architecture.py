@@ -6,12 +6,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "cnm_minimal"
 LAYERS = [
     {"atomic", "metrics", "baselines"},
-    {"data.annotations", "data.features", "data.text", "data.dataset", "data.files", "data.simulate",
+    {"data.annotations", "data.features", "data.text", "data.dataset", "data.files", "data.timelines", "data.simulate",
      "data.download"},
     {"gaussian_mask", "negatives", "dropout", "attention", "reconstruction", "losses"},
     {"model"},
     {"config", "checkpoints", "distributed", "evaluate", "bias", "train"},
-    {"ablations", "official"},
+    {"ablations", "official", "study"},
     {"notebook", "plots", "widgets"},
 ]
 

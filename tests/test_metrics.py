@@ -5,7 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnm_minimal.metrics import EPS, IOU_THRESHOLDS, as_segments, localization_metrics, recall_at_iou, temporal_iou
+from cnm_minimal.metrics import (
+    DR_THRESHOLDS, EPS, IOU_THRESHOLDS, as_segments, discounted_metrics, discounted_recall, localization_metrics,
+    recall_at_iou, temporal_iou,
+)
 
 
 def iou1(p, g):
@@ -120,3 +123,50 @@ def test_vectorised_equals_one_by_one(pairs):
     pred = [p for p, _ in pairs]
     gt = [g for _, g in pairs]
     np.testing.assert_array_equal(temporal_iou(pred, gt), [iou1(p, g) for p, g in pairs])
+
+
+# --- Charades-CD's discounted recall dR@1 -----------------------------------------------------------
+def test_perfect_prediction_has_discounted_recall_one():
+    assert discounted_recall([[0.2, 0.6], [0.0, 1.0]], [[0.2, 0.6], [0.0, 1.0]]) == {0.3: 1.0, 0.5: 1.0, 0.7: 1.0}
+
+
+def test_iou_below_the_threshold_scores_zero_whatever_the_discount():
+    # intersection [0.1, 0.2] = 0.1, union [0.0, 0.5] = 0.5: IoU 0.2 < 0.3
+    assert discounted_recall([[0.0, 0.2]], [[0.1, 0.5]]) == {0.3: 0.0, 0.5: 0.0, 0.7: 0.0}
+
+
+def test_shifted_prediction_scores_the_product_of_the_two_discounts():
+    # start off by 0.1, end exact: IoU 0.3 / 0.4 = 0.75, discount (1 - 0.1) * (1 - 0) = 0.9
+    assert discounted_recall([[0.3, 0.6]], [[0.2, 0.6]]) == pytest.approx({0.3: 0.9, 0.5: 0.9, 0.7: 0.9})
+    # both off by 0.1: IoU 0.3 / 0.5 = 0.6, discount 0.9 * 0.9 = 0.81, a hit at 0.3 and 0.5 but not at 0.7
+    assert discounted_recall([[0.1, 0.5]], [[0.2, 0.6]]) == pytest.approx({0.3: 0.81, 0.5: 0.81, 0.7: 0.0})
+
+
+def test_discounted_metrics_row_averages_over_queries():
+    pred = [[0.2, 0.6], [0.1, 0.5], [0.0, 0.2]]
+    gt = [[0.2, 0.6], [0.2, 0.6], [0.1, 0.5]]
+    row = discounted_metrics(pred, gt)
+    assert list(row) == ["dR@0.3", "dR@0.5", "dR@0.7"] and DR_THRESHOLDS == (0.3, 0.5, 0.7)
+    assert row == pytest.approx({"dR@0.3": (1 + 0.81 + 0) / 3, "dR@0.5": (1 + 0.81 + 0) / 3, "dR@0.7": 1 / 3})
+    # the plain R@1 of the same predictions: the discount only lowers it
+    plain = localization_metrics(pred, gt)
+    assert (plain["R@0.3"], plain["R@0.5"], plain["R@0.7"]) == pytest.approx((2 / 3, 2 / 3, 1 / 3))
+
+
+def test_discounted_recall_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"shape \[Q, 2\]"):
+        discounted_recall([[0.0, 0.5, 1.0]], [[0.0, 1.0]])
+    with pytest.raises(ValueError, match="2 segments but ground_truth has 1"):
+        discounted_recall([[0.0, 0.5], [0.1, 0.2]], [[0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"ground_truth\[1\] .* start > end"):
+        discounted_metrics([[0.0, 0.5], [0.1, 0.2]], [[0.0, 1.0], [0.6, 0.4]])
+    with pytest.raises(ValueError, match="at least one query"):
+        discounted_recall(np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+@given(st.lists(st.tuples(segments(), segments()), min_size=1, max_size=30))
+def test_discounted_recall_is_at_most_recall(pairs):
+    pred, gt = [p for p, _ in pairs], [g for _, g in pairs]
+    plain = recall_at_iou(temporal_iou(pred, gt), DR_THRESHOLDS)
+    for t, value in discounted_recall(pred, gt).items():
+        assert 0.0 <= value <= plain[t] + 1e-12

@@ -8,6 +8,9 @@ Four formats describe moments:
   columns ``id`` and ``length``. Charades-STA text files carry no durations; these do.
 * CNM's json (the authors' filtered split): a list of ``[vid, duration, [start, end], sentence]``.
 * ActivityNet Captions json: ``{vid: {"duration": d, "timestamps": [[s, e], ...], "sentences": [...]}}``.
+  Charades-CD (Yuan et al. 2021, Charades-STA re-split into train / val / test_iid / test_ood) uses the same
+  object but names the length ``video_duration`` (the decoded frames / 16 fps, a little longer than the CSVs'
+  ``length``), with keys that are ignored; one reader reads both (:func:`read_activitynet_json`).
 
 Every reader returns :class:`Query` records, and every problem is either an :class:`AnnotationError`
 that names the file and line, or a drop that is counted and listed in an :class:`AnnotationReport`.
@@ -76,6 +79,12 @@ class AnnotationPolicy:
 CNM_POLICY = AnnotationPolicy(end_after_duration="drop", start_after_end="drop")
 """The filtering of the authors' data files: drop both kinds of inconsistent rows."""
 
+CHARADES_CD_POLICY = AnnotationPolicy(end_after_duration="clip", start_after_end="drop")
+"""Charades-CD keeps the queries that end after the video (1,652 in train, the rows CNM drops from
+Charades-STA): we clip their end to the duration (counted as clipped in the report; a start beyond the
+duration becomes the duration too, so a clipped row never has start > end) and drop rows with start > end
+(counted; the published files have none)."""
+
 
 @dataclass
 class AnnotationReport:
@@ -119,6 +128,8 @@ def apply_policy(queries: Iterable[Query], policy: AnnotationPolicy) -> tuple[li
                 continue
             if policy.end_after_duration == "drop":
                 reasons.append("end > duration")
+            elif not reasons and q.start >= q.duration:
+                reasons.append("start after the video")       # clipping would leave a zero-length moment
             elif not reasons:
                 q = Query(q.vid, q.duration, min(q.start, q.duration), q.duration, q.sentence, q.source, q.line)
                 report.clipped.append(q.where)
@@ -218,17 +229,21 @@ def read_cnm_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[
 
 
 def read_activitynet_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[list[Query], AnnotationReport]:
-    """Read ActivityNet Captions json; ``line`` numbers the queries in file order, from 1."""
+    """Read ActivityNet Captions or Charades-CD json (``duration``, else ``video_duration``); ``line`` numbers
+    the queries in file order, from 1."""
     path = Path(path)
     videos = _load_json(path)
     if not isinstance(videos, dict):
-        raise AnnotationError(f"{path}: expected a json object {{vid: {{duration, timestamps, sentences}}}}")
+        raise AnnotationError(f"{path}: expected a json object {{vid: {{duration or video_duration, timestamps, "
+                              f"sentences}}}}")
     queries, index = [], 0
     for vid, entry in videos.items():
         try:
-            duration, stamps, sentences = entry["duration"], entry["timestamps"], entry["sentences"]
+            duration = entry["duration"] if "duration" in entry else entry["video_duration"]
+            stamps, sentences = entry["timestamps"], entry["sentences"]
         except (KeyError, TypeError):
-            raise AnnotationError(f"{path}: video {vid} needs 'duration', 'timestamps' and 'sentences'") from None
+            raise AnnotationError(f"{path}: video {vid} needs 'duration' (or 'video_duration'), 'timestamps' "
+                                  "and 'sentences'") from None
         if len(stamps) != len(sentences):
             raise AnnotationError(f"{path}: video {vid} has {len(stamps)} timestamps but {len(sentences)} sentences")
         for (start, end), sentence in zip(stamps, sentences):
@@ -237,9 +252,16 @@ def read_activitynet_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -
     return apply_policy(queries, policy)
 
 
+def read_charades_cd(path, policy: AnnotationPolicy = CHARADES_CD_POLICY) -> tuple[list[Query], AnnotationReport]:
+    """Read a Charades-CD split (``charades_{train,val,test_iid,test_ood}.json``): :func:`read_activitynet_json`
+    with :data:`CHARADES_CD_POLICY` by default."""
+    return read_activitynet_json(path, policy)
+
+
 def read_json_annotations(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[list[Query], AnnotationReport]:
     """Either json format, told apart by the file's first character: a list (``[``) is CNM's
-    (:func:`read_cnm_json`), an object (``{``) is ActivityNet Captions' (:func:`read_activitynet_json`)."""
+    (:func:`read_cnm_json`), an object (``{``) is ActivityNet Captions' or Charades-CD's
+    (:func:`read_activitynet_json`)."""
     with open(path, encoding="utf-8") as handle:
         first = handle.read(256).lstrip()[:1]
     return (read_activitynet_json if first == "{" else read_cnm_json)(path, policy)

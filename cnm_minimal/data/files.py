@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cnm_minimal.data.annotations import (
-    CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_durations, read_json_annotations,
+    CHARADES_CD_POLICY, CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_durations, read_json_annotations,
 )
 from cnm_minimal.data.dataset import MomentDataset
 from cnm_minimal.data.features import FeatureStore
@@ -70,9 +70,21 @@ class DatasetFiles:
                    AnnotationPolicy(end_after_duration="drop", start_after_end="drop"))
 
     @classmethod
+    def charades_cd(cls, root, features, word_vectors) -> "DatasetFiles":
+        """Charades-CD (Yuan et al. 2021): ``charades_{train,val,test_iid,test_ood}.json`` in ``root``. The run's
+        test split is the out-of-distribution one (``test``), the in-distribution one is evaluated beside it
+        (``test_iid``); queries that end after the video are clipped to it (``CHARADES_CD_POLICY``, counted)."""
+        root = Path(root)
+        names = {"train": "charades_train.json", "val": "charades_val.json", "test": "charades_test_ood.json",
+                 "test_iid": "charades_test_iid.json"}
+        return cls({s: root / n for s, n in names.items()}, (), root / features, Path(word_vectors), "flat",
+                   CHARADES_CD_POLICY)
+
+    @classmethod
     def detect(cls, root, features: str = "", word_vectors: str = "", feature_layout: str = "flat") -> "DatasetFiles":
-        """The simulator's layout if ``root`` has ``annotations_<split>.txt`` files, else the authors' json splits
-        (:meth:`cnm_json`), with ``features`` (a file name in ``root``) and ``word_vectors`` (a path)."""
+        """The simulator's layout if ``root`` has ``annotations_<split>.txt`` files, Charades-CD's files
+        (:meth:`charades_cd`), else the authors' json splits (:meth:`cnm_json`), with ``features`` (a file name in
+        ``root``, or a path: timeline features live apart from the annotations) and ``word_vectors`` (a path)."""
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such data folder (make data-samples writes the sample; "
@@ -83,6 +95,8 @@ class DatasetFiles:
                        Path(word_vectors) if word_vectors else files.word_vectors, feature_layout)
         if not features:
             raise ValueError(f"{root}: real data needs the feature file's name (--feature-file i3d_features.hdf5)")
+        if (root / "charades_test_ood.json").is_file():
+            return cls.charades_cd(root, features, word_vectors)
         return cls.cnm_json(root, features, word_vectors, feature_layout)
 
     def fingerprint(self) -> dict:
@@ -155,7 +169,7 @@ def prepare_splits(files: DatasetFiles, kept_words: int, num_clips: int, max_wor
         raise ValueError(f"{files.annotations['train']}: the training split has no usable query ({rows['train'][1]})")
     feature_dim = store.shape(rows["train"][0][0].vid)[1]
     splits = {}
-    for name in ("train", "val", "test"):
+    for name in ["train", "val", "test"] + sorted(set(rows) - {"train", "val", "test"}):
         queries, report = rows[name]
         dataset = MomentDataset(queries, store, vocabulary, feature_dim, num_clips, max_words, cache_features)
         dataset.report.dropped[:0] = report.dropped
