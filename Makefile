@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NB     ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install book test test-fast notebooks lab chromium check-site data-samples data-full bench student grade clean
+.PHONY: help install book test test-fast notebooks lab chromium check-site data-samples data-full bench student grade clean install-cells
 
 help:
 	@echo "make book        build the HTML book into _build/html (creates .venv and installs on first use)"
@@ -21,6 +21,7 @@ help:
 	@echo "make student     write every chapter's student version (solutions removed) into _build/student/"
 	@echo "make grade NB=path/to/notebook.ipynb   run a notebook and grade its exercises"
 	@echo "make answers     write the instructor's answer key into _build/answers/"
+	@echo "make install-cells  refresh every chapter's install cell (after setting repository.url in _config.yml)"
 
 # The virtual environment, with the exact versions of requirements.txt and the package in editable mode.
 $(STAMP): requirements.txt pyproject.toml
@@ -85,3 +86,7 @@ answers: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# Every chapter's first code cell: what makes a downloaded notebook run on its own (tools/install_cell.py).
+install-cells: $(STAMP)
+	$(PY) tools/install_cell.py

@@ -1,7 +1,6 @@
 """``python -m cnm_minimal COMMAND ...``: one entry point for every command of the package.
 
-Commands: ``train``, ``evaluate``, ``simulate``, ``download``, ``import-official``, ``bias``, ``ablations``,
-``study``.
+Commands: ``train``, ``evaluate``, ``simulate``, ``download``, ``import-official``, ``bias``, ``ablations``.
 ``python -m cnm_minimal COMMAND --help`` explains each. ``train --config configs/charades_i3d.json`` starts from
 one of the authors' configurations (``configs/`` mirrors theirs); any value can then be overridden on the
 command line (``--epochs 5 --batch-size 32``). Under ``torchrun --nproc_per_node=N`` the same ``train`` runs
@@ -24,7 +23,6 @@ COMMANDS = {
     "import-official": "convert one of the authors' checkpoints into ours",
     "bias": "the temporal-bias report of an annotation set (chapter 11)",
     "ablations": "the paper's ablations and the probes, over several seeds (chapters 10 and 11)",
-    "study": "when the contrastive signal exists: the ablations on versions of the timeline data (chapter 10)",
 }
 
 
@@ -145,8 +143,6 @@ def run_command(command: str, rest: list[str]) -> int:
         from cnm_minimal.official import main as run
     elif command == "bias":
         from cnm_minimal.bias import main as run
-    elif command == "study":
-        from cnm_minimal.study import main as run
     else:
         from cnm_minimal.ablations import main as run
     return run(rest)

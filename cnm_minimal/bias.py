@@ -81,7 +81,8 @@ def _rounded(row: dict[str, float]) -> dict[str, float]:
 
 
 def baseline_table(train: list[Query], test: list[Query], step: float = 0.01, random_seeds: int = 100) -> dict:
-    """Every video-blind baseline, chosen on ``train``, scored on all of ``test`` and on its prior-hard queries."""
+    """Every video-blind baseline, chosen on ``train``, scored on all of ``test``, on its prior-hard queries and on
+    the time-reversed test moments (a prior chosen on train, against moments mirrored to ``[1 - e, 1 - s]``)."""
     train_m, test_m = moments_of(train), moments_of(test)
     window = best_constant_window(train_m, step)
     hard = prior_hard(test_m, window)
@@ -94,14 +95,15 @@ def baseline_table(train: list[Query], test: list[Query], step: float = 0.01, ra
     randoms = [random_segments(len(test_m), seed) for seed in range(random_seeds)]
     prior = fit_prior_sampler(train_m)
     sampled = [sample_prior(prior, len(test_m), seed) for seed in range(random_seeds)]
-    parts = (("all", np.ones(len(test_m), bool)), ("prior_hard", hard))
+    everything = np.ones(len(test_m), bool)
+    parts = (("all", everything, test_m), ("prior_hard", hard, test_m), ("reversed", everything, time_reversed(test_m)))
 
     def scores(predicted: np.ndarray, truth: np.ndarray) -> dict:
         return localization_metrics(predicted, truth) | discounted_metrics(predicted, truth)
 
     def row(predictions: list[np.ndarray]) -> dict:              # a part with no query is None, not an error
-        return {part: _rounded(_mean_rows([scores(p[keep], test_m[keep]) for p in predictions]))
-                if keep.any() else None for part, keep in parts}
+        return {part: _rounded(_mean_rows([scores(p[keep], truth[keep]) for p in predictions]))
+                if keep.any() else None for part, keep, truth in parts}
 
     rows = {f"random (mean of {random_seeds} seeds)": row(randoms),
             f"temporal-prior sampler (mean of {random_seeds} seeds)": row(sampled)}

@@ -136,3 +136,14 @@ def plot_metric_groups(ax, groups: dict[str, dict[str, tuple[float, float]]], yl
     ax.set_xticks(np.arange(len(names)), names)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
+
+
+def plot_centre_histogram(ax, histogram: dict):
+    """Predicted against true moment centres, as the counts of a committed 2-D histogram (chapter 11)."""
+    counts = np.array(histogram["counts"], dtype=float)
+    image = ax.imshow(counts.T, origin="lower", extent=(0, 1, 0, 1), cmap="Blues", aspect="auto")
+    ax.plot([0, 1], [0, 1], color="k", lw=0.8, ls="--")
+    ax.set_xlabel("true centre (fraction of the video)")
+    ax.set_ylabel("predicted centre")
+    ax.set_title(f"{histogram['queries']} test queries, r = {histogram['pearson_r']:.2f}", fontsize=10, loc="left")
+    ax.figure.colorbar(image, ax=ax, label="queries")

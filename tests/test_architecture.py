@@ -11,7 +11,7 @@ LAYERS = [
     {"gaussian_mask", "negatives", "dropout", "attention", "reconstruction", "losses"},
     {"model"},
     {"config", "checkpoints", "distributed", "evaluate", "bias", "train"},
-    {"ablations", "official", "study"},
+    {"ablations", "official"},
     {"notebook", "plots", "widgets"},
 ]
 

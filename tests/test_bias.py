@@ -10,7 +10,7 @@ import torch
 from cnm_minimal import baselines, bias
 from cnm_minimal.data.annotations import Query
 from cnm_minimal.evaluate import evaluate_predictions, predict_split
-from cnm_minimal.metrics import temporal_iou
+from cnm_minimal.metrics import localization_metrics, temporal_iou
 from cnm_minimal.gaussian_mask import predict_segment
 from cnm_minimal.model import CNM, CNMConfig, Prediction
 
@@ -57,8 +57,14 @@ def test_baseline_table_on_simulated_annotations():
     train, test = files.queries("train")[0], files.queries("test")[0]
     report = bias.bias_report(train, test, step=0.02)
     rows = report["rows"]
-    assert set(rows) == {"random (mean of 100 seeds)", "mean training window", "best constant window", "window by duration"}
+    assert set(rows) == {"random (mean of 100 seeds)", "temporal-prior sampler (mean of 100 seeds)",
+                         "mean training window", "best constant window", "window by duration"}
     assert rows["best constant window"]["prior_hard"]["R@0.3"] == 0.0            # by definition of prior-hard
+    window = np.array(report["window"])
+    mirrored = bias.time_reversed(bias.moments_of(test))
+    expected = localization_metrics(baselines.constant_predictions(window, len(test)), mirrored)
+    assert rows["best constant window"]["reversed"]["mIoU"] == pytest.approx(expected["mIoU"], abs=1e-6)
+    assert set(rows["best constant window"]["all"]) >= {"mIoU", "dR@0.5"}
     assert rows["best constant window"]["all"]["mIoU"] > rows["mean training window"]["all"]["mIoU"]
     assert report["prior_hard_count"] == int(bias.prior_hard(bias.moments_of(test), report["window"]).sum())
     assert sum(report["distributions"]["test"]["start"]["histogram"]) == len(test)

@@ -97,3 +97,11 @@ def test_real_videos_are_charades_sta_videos(charades_cd, real_data):
         assert not vids & seen                                            # the four splits share no video
         seen |= vids
     assert seen == sta and len(seen) == 6672
+
+
+def test_the_download_registry_pins_the_files_read_here(charades_cd):
+    """The SHA-256 and size of each Charades-CD entry of the download registry are those of the files in ../shared."""
+    from cnm_minimal.data import download
+
+    for resource in (r for r in download.RESOURCES.values() if r.group == "charades-cd"):
+        assert download.file_problem(charades_cd / resource.filename, resource.sha256, resource.size) is None

@@ -201,12 +201,15 @@ def test_a_member_that_extracts_to_other_bytes_never_reaches_its_name(server, tm
 
 def test_registry_keeps_every_file_pinned_with_its_size():
     resources = list(dl.RESOURCES.values())
-    assert len(resources) == 7
+    assert len(resources) == 11
     for r in resources:
         assert re.fullmatch(r"[0-9a-f]{64}", r.sha256) and r.url.startswith("https://") and r.size > 0, r.name
     assert len({r.filename for r in resources}) == len({r.sha256 for r in resources}) == len(resources)
     charades = {r.filename for r in resources if r.group == "charades-sta"}
     assert {"charades_sta_train.txt", "charades_sta_test.txt", "cnm_train.json", "cnm_test.json"} <= charades
+    cd = {r.name: r.filename for r in resources if r.group == "charades-cd"}
+    assert cd == {"charades-cd-train": "charades_train.json", "charades-cd-val": "charades_val.json",
+                  "charades-cd-test-iid": "charades_test_iid.json", "charades-cd-test-ood": "charades_test_ood.json"}
     glove = dl.RESOURCES["glove-6b"]
     assert (glove.folder, glove.size, glove.sha256[:16]) == ("data/glove", 862_182_613, "617afb2fe6cbd085")
     assert glove.members == (Member("glove.6B.300d.txt", None),)

@@ -144,9 +144,25 @@ _CHARADES_STA = (   # name, file name, description; address, SHA-256, size in by
     ("cnm-charades-test", "cnm_test.json", "CNM's filtered test split (3,158 queries)",
      _CNM + "test.json", "bc515382dafa093df67479a37a3e90f22d7da968405c49bac4c82a498b44567a", 215_048),
 )
+# Charades-CD (Yuan et al. 2021), read at the commit its README names: the same Charades videos re-split.
+_CHARADES_CD_ROOT = "https://raw.githubusercontent.com/yytzsy/grounding_changing_distribution/83b07d4/Charades-CD/"
+_CHARADES_CD = (   # file name, description, SHA-256, size in bytes (measured on the files)
+    ("charades_train.json", "Charades-CD train split (11,071 queries)",
+     "e8bd49b87d6e166ba349035136396fa4bb3fbc8f85f9612544215624c7042651", 1_611_562),
+    ("charades_val.json", "Charades-CD validation split (859 queries)",
+     "05d451cbf0cc6441405d071440915974c52ea820a2627c8be4a6bbfff88cce3e", 122_619),
+    ("charades_test_iid.json", "Charades-CD in-distribution test split (823 queries)",
+     "c75e4393425a21842abc6d5f75deb5ee64c54d38148bcd4adac7417099b82566", 118_860),
+    ("charades_test_ood.json", "Charades-CD out-of-distribution test split (3,375 queries)",
+     "a73847ada163bfcbbad2f616311098e6139b63ca6f93f537ca41b01b81961166", 500_447),
+)
+
 RESOURCES: dict[str, Resource] = {r.name: r for r in (
     *(Resource(name, "charades-sta", "data/charades-sta", filename, url, sha256, size, description, _CHARADES)
       for name, filename, description, url, sha256, size in _CHARADES_STA),
+    *(Resource("charades-cd-" + filename.removeprefix("charades_").removesuffix(".json").replace("_", "-"),
+               "charades-cd", "data/charades-cd", filename, _CHARADES_CD_ROOT + filename, sha256, size, description,
+               _CHARADES) for filename, description, sha256, size in _CHARADES_CD),
     Resource("glove-6b", "glove-6b", "data/glove", "glove.6B.zip", "https://nlp.stanford.edu/data/glove.6B.zip",
              "617afb2fe6cbd085c235baf7a465b96f4112bd7f7ccb2b2cbd649fed9cbcf2fb", 862_182_613,
              "GloVe 6B word vectors (Wikipedia 2014 + Gigaword 5, 400k uncased words), a zip of 4 text files",

@@ -5,17 +5,9 @@ on-disk layout** (Charades-STA text files, a Charades-style durations CSV, an HD
 text file). Everything downstream reads it with the same code as the real files; only the values differ.
 Everything is a function of a seed: the same files on every machine.
 
-Two samples are committed, made by two generators:
-
-* ``data_samples/charades-sta-sim`` (the first one, chapters 2-8 and the contrast of chapter 9) by parts 1 and 2
-  below: every moment carries its own sentence's concepts and little else, so the whole video reconstructs a
-  sentence as well as its moment does, and a trained CNM learns only the temporal prior (chapter 9).
-* ``data_samples/charades-timelines-sim`` (chapters 9 and 10) by part 3: action timelines at the rates measured on
-  the real Charades CSVs (``CHARADES_TIMELINE_STATS``: several overlapping actions a video, confusable pairs on the
-  same object), sentences written for some of the actions, features by the timeline function of
-  :mod:`cnm_minimal.data.timelines` (Eq. 2.3), the one that also turns the **real** timelines into features.
-
-The parts:
+The committed sample is made by the two parts below. Clip features of the **real** annotations, made from each
+video's real action timeline, come from :mod:`cnm_minimal.data.timelines` (``python -m cnm_minimal simulate
+timelines``, chapter 2, section 2.7).
 
 1. :func:`generate_annotations` invents indoor videos with 1-4 events each, written as sentences from
    a small Charades-like lexicon (verbs, objects, places) and several templates, so that about half the
@@ -36,10 +28,6 @@ The parts:
    noise; ``distractors`` unannotated events with random concepts are added per video on average. The
    knobs are the fields of :class:`FeatureKnobs`.
 
-3. :func:`generate_timelines` draws timelines (:class:`TimelineRecipe`: how often actions share an object or a
-   verb, and how strong the temporal prior is) over a verb x object lexicon (:func:`lexicon_classes`) and writes
-   sentences for a subset of their actions.
-
 Word vectors are simulated too (300-d by default, like GloVe 6B 300d): words of one concept share most
 of their vector, as morphological variants do in GloVe; function words get independent vectors.
 """
@@ -57,9 +45,7 @@ from cnm_minimal.atomic import write_json
 from cnm_minimal.data.annotations import Query, write_charades_sta, write_durations
 from cnm_minimal.data.features import write_features
 from cnm_minimal.data.text import FUNCTION_WORDS, tokenize, write_word_vectors
-from cnm_minimal.data.timelines import (
-    Action, ActionClass, Timeline, TimelineKnobs, iter_timeline_features,
-)
+from cnm_minimal.data.timelines import TimelineKnobs
 
 GENERATOR_VERSION = "1"
 
@@ -297,114 +283,6 @@ def simulate_word_vectors(words, dim: int = 300) -> np.ndarray:
     return np.array(vectors, dtype=np.float32).reshape(len(vectors), dim)
 
 
-# --- timelines (the committed sample since version 2) ----------------------------------------------
-# Measured on the real Charades CSVs (9,848 videos, 66,500 intervals; chapter 2): actions per video
-# (index = count, 0..20, more folded into 20), the fraction of a video an action covers and where it starts
-# (quantiles, after clipping to the video), how often another action of the same video shares its object
-# with another verb (0.60) or its verb with another object (0.45), and how often the same class comes back
-# (0.04: a video rarely shows one action twice, which would make its sentence ambiguous).
-CHARADES_TIMELINE_STATS = {
-    "actions_per_video": [0.023, 0.011, 0.04, 0.083, 0.117, 0.139, 0.116, 0.114, 0.094, 0.069, 0.055, 0.042,
-                          0.029, 0.022, 0.014, 0.011, 0.006, 0.005, 0.003, 0.002, 0.005],
-    "action_fraction": [0.029, 0.13, 0.2, 0.315, 0.6, 1.0, 1.0],
-    "start_at_zero": 0.30,
-    "same_object_other_verb": 0.60,
-    "same_verb_other_object": 0.45,
-    "same_class_again": 0.04,
-}
-
-
-@dataclass(frozen=True)
-class TimelineRecipe:
-    """How simulated timelines are drawn; the defaults follow the real CSVs (``CHARADES_TIMELINE_STATS``).
-
-    ``same_object`` / ``same_verb``: the chance that a further action of a video reuses the object (with another
-    verb) or the verb (with another object) of an earlier one: the confusable pairs CNM's hard negative is about.
-    ``repeat``: the chance that a further action is a class the video already has.
-    ``prior``: ``"charades"`` draws where actions start as the real annotations do (30% at the very start, early
-    rather than late); ``"balanced"`` draws every position with equal chance (no temporal prior to learn).
-    ``verbs``: the lexicon (verbs of ``_VERBS`` with their objects), ``None`` for all of it.
-    """
-
-    same_object: float = CHARADES_TIMELINE_STATS["same_object_other_verb"]
-    same_verb: float = CHARADES_TIMELINE_STATS["same_verb_other_object"]
-    repeat: float = CHARADES_TIMELINE_STATS["same_class_again"]
-    prior: str = "charades"
-    verbs: tuple[str, ...] | None = None
-    max_actions: int = 20
-
-
-def lexicon_classes(verbs=None) -> dict[str, ActionClass]:
-    """The simulated action classes: one per (verb, object) pair of ``_VERBS``, ids ``a000``, ``a001``, ..."""
-    pairs = [(verb, noun) for verb, (_, _, nouns) in _VERBS.items() if verbs is None or verb in verbs for noun in nouns]
-    return {f"a{k:03d}": ActionClass(f"{verb} {noun}", verb, noun) for k, (verb, noun) in enumerate(pairs)}
-
-
-def _draw_action(rng, classes: dict, chosen: list[str], recipe: TimelineRecipe) -> str:
-    """The class of a further action: a class already in the video at the real repeat rate, else a new one, which is
-    confusable with an earlier action (same object or same verb) at the recipe's rates."""
-    if chosen and rng.random() < recipe.repeat:
-        return chosen[int(rng.integers(len(chosen)))]
-    labels = [k for k in classes if k not in chosen] or list(classes)
-    if chosen:
-        roll = rng.random()
-        base = classes[chosen[int(rng.integers(len(chosen)))]]
-        if roll < recipe.same_object:
-            options = [k for k in labels if classes[k].object == base.object and classes[k].verb != base.verb]
-        elif roll < recipe.same_object + (1 - recipe.same_object) * recipe.same_verb:
-            options = [k for k in labels if classes[k].verb == base.verb and classes[k].object != base.object]
-        else:
-            options = [k for k in labels if classes[k].object != base.object and classes[k].verb != base.verb]
-        if options:
-            return str(rng.choice(options))
-    return str(rng.choice(labels))
-
-
-def _draw_interval(rng, duration: float, recipe: TimelineRecipe) -> tuple[float, float]:
-    stats = CHARADES_TIMELINE_STATS
-    fraction = float(_from_quantiles(rng, stats["action_fraction"]))
-    if recipe.prior == "balanced":
-        start_fraction = (1.0 - fraction) * float(rng.random())
-    elif rng.random() < stats["start_at_zero"]:
-        start_fraction = 0.0
-    else:
-        start_fraction = (1.0 - fraction) * float(rng.beta(1.0, 1.3))
-    start = round(start_fraction * duration, 1)
-    return start, max(min(round((start_fraction + fraction) * duration, 1), np.floor(duration * 10) / 10), start + 0.1)
-
-
-def generate_timelines(num_videos: int, seed: int, recipe: TimelineRecipe = TimelineRecipe(), prefix: str = "T"):
-    """Simulated videos: ``(timelines, queries, classes)``. Each video gets a room and a timeline of overlapping
-    actions (counts, lengths, positions and confusable pairs at the real rates); sentences are written for a
-    subset of its actions (the distinct moments per video of Charades-STA, some with a paraphrase), only for
-    actions that end before the video does (as in CNM's split)."""
-    rng = np.random.default_rng([seed, 11])
-    classes = lexicon_classes(recipe.verbs)
-    counts = np.array(CHARADES_TIMELINE_STATS["actions_per_video"][1:recipe.max_actions + 1])
-    moments, moment_p = zip(*CHARADES_STA_STATS["distinct_moments_per_video"].items())
-    timelines, queries = [], []
-    width = max(5, len(str(num_videos)))
-    for index in range(num_videos):
-        vid = f"{prefix}{index:0{width}d}"
-        duration = round(float(_from_quantiles(rng, CHARADES_STA_STATS["duration_s"])), 2)
-        place = str(rng.choice(_PLACES))
-        labels: list[str] = []
-        for _ in range(1 + int(rng.choice(len(counts), p=counts / counts.sum()))):
-            labels.append(_draw_action(rng, classes, labels, recipe))
-        actions = tuple(Action(label, *_draw_interval(rng, duration, recipe)) for label in labels)
-        timelines.append(Timeline(vid, duration, place, actions))
-        candidates = [a for a in actions if a.end < duration and (a.end - a.start) <= 0.6 * duration]
-        order = rng.permutation(len(candidates))[: int(rng.choice(moments, p=moment_p))]
-        for k in sorted(order):
-            action, c = candidates[k], classes[candidates[k].label]
-            templates = rng.permutation(7)
-            copies = 2 if rng.random() < CHARADES_STA_STATS["paraphrase_probability"] else 1
-            for template in templates[:copies]:
-                sentence = _sentence(c.verb, c.object, int(template), place, rng)
-                queries.append(Query(vid, duration, action.start, action.end, sentence, "generated", len(queries) + 1))
-    return timelines, queries, classes
-
-
 # --- the on-disk layout -------------------------------------------------------------------------------
 def split_by_video(durations: dict[str, float], fractions: dict[str, float], seed: int) -> dict[str, list[str]]:
     """Assign whole videos to splits (no video in two splits), in proportion to ``fractions``."""
@@ -467,41 +345,6 @@ def write_dataset(out, queries: list[Query], durations: dict[str, float], splits
     return manifest
 
 
-def write_timeline_dataset(out, timelines: list[Timeline], queries: list[Query], classes: dict[str, ActionClass],
-                           splits: dict[str, list[str]], knobs: TimelineKnobs, seed: int, recipe: TimelineRecipe,
-                           word_dim: int = 300, dtype=np.float16) -> dict:
-    """Write simulated timelines in the real layout (features by Eq. 2.3, stored as ``dtype``) and a manifest."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name, vids in splits.items():
-        keep = set(vids)
-        path = out / f"annotations_{name}.txt"
-        write_charades_sta(path, [q for q in queries if q.vid in keep])
-        files[path.name] = sha256_of(path)
-    write_durations(out / "durations.csv", {t.vid: t.duration for t in timelines})
-    files["durations.csv"] = sha256_of(out / "durations.csv")
-    write_features(out / "features.hdf5", iter_timeline_features(timelines, classes, knobs, seed), dtype=dtype)
-    words = sorted({t for q in queries for t in tokenize(q.sentence)})
-    write_word_vectors(out / "word_vectors.txt", words, simulate_word_vectors(words, word_dim))
-    files["word_vectors.txt"] = sha256_of(out / "word_vectors.txt")
-    actions = [a for t in timelines for a in t.actions]
-    manifest = {
-        "simulated": True,
-        "what": "simulated action timelines, their clip features (Eq. 2.3) and simulated word vectors, in the "
-                "Charades-STA layout (cnm_minimal.data.simulate.generate_timelines)",
-        "generator_version": GENERATOR_VERSION, "seed": seed, "recipe": asdict(recipe), "knobs": asdict(knobs),
-        "feature_dtype": np.dtype(dtype).name, "word_dim": word_dim, "classes": len(classes),
-        "actions": {"total": len(actions), "per_video": round(len(actions) / max(len(timelines), 1), 3)},
-        "splits": {name: {"videos": len(vids), "queries": sum(q.vid in set(vids) for q in queries)}
-                   for name, vids in splits.items()},
-        "sha256": files,
-        "feature_arrays_sha256": feature_arrays_sha256(out / "features.hdf5"),
-    }
-    write_json(out / "manifest.json", manifest)
-    return manifest
-
-
 SAMPLE = {"num_videos": 500, "seed": 2022, "splits": {"train": 0.7, "val": 0.1, "test": 0.2}}
 """The committed ``data_samples/charades-sta-sim``: 500 videos, split 70 / 10 / 20 by video."""
 
@@ -513,24 +356,6 @@ def make_sample(out, num_videos: int = SAMPLE["num_videos"], seed: int = SAMPLE[
     splits = split_by_video(durations, SAMPLE["splits"], seed)
     return write_dataset(out, queries, durations, splits, knobs, seed)
 
-
-
-TIMELINE_SAMPLE = {"num_videos": 3000, "seed": 2022, "splits": {"train": 0.7, "val": 0.1, "test": 0.2},
-                   "verbs": ("open", "close", "take", "hold", "put", "throw", "wash", "watch"),
-                   "knobs": {"dim": 32, "rows_per_second": 1.0}}
-"""The committed ``data_samples/charades-timelines-sim``: 3,000 simulated videos with timelines at the real rates,
-over 8 verbs and their objects (55 classes: enough queries per class for a laptop run), 32-d features stored as
-float16 to stay under 10 MB."""
-
-
-def make_timeline_sample(out, num_videos: int = TIMELINE_SAMPLE["num_videos"], seed: int = TIMELINE_SAMPLE["seed"],
-                         recipe: TimelineRecipe | None = None) -> dict:
-    """Regenerate the timeline sample (deterministic); ``recipe`` changes how its timelines are drawn (chapter 10)."""
-    recipe = recipe or TimelineRecipe(verbs=TIMELINE_SAMPLE["verbs"])
-    timelines, queries, classes = generate_timelines(num_videos, seed, recipe)
-    splits = split_by_video({t.vid: t.duration for t in timelines}, TIMELINE_SAMPLE["splits"], seed)
-    knobs = TimelineKnobs(**TIMELINE_SAMPLE["knobs"])
-    return write_timeline_dataset(out, timelines, queries, classes, splits, knobs, seed, recipe)
 
 
 FULL = {"train_videos": 5338, "test_videos": 1334, "seed": 2017}
@@ -571,10 +396,6 @@ def main(argv=None) -> int:
     sample.add_argument("--out", default="data_samples/charades-sta-sim")
     sample.add_argument("--num-videos", type=int, default=SAMPLE["num_videos"])
     sample.add_argument("--seed", type=int, default=SAMPLE["seed"])
-    tsample = sub.add_parser("timeline-sample", help="regenerate the timeline sample committed in data_samples/")
-    tsample.add_argument("--out", default="data_samples/charades-timelines-sim")
-    tsample.add_argument("--num-videos", type=int, default=TIMELINE_SAMPLE["num_videos"])
-    tsample.add_argument("--seed", type=int, default=TIMELINE_SAMPLE["seed"])
     full = sub.add_parser("full", help="a benchmark of Charades-STA's size (1024-d features)")
     full.add_argument("--out", default="data/charades-sta-sim-full")
     full.add_argument("--real-annotations", default=None,
@@ -604,8 +425,6 @@ def main(argv=None) -> int:
         return 0
     if args.command == "sample":
         manifest = make_sample(args.out, args.num_videos, args.seed)
-    elif args.command == "timeline-sample":
-        manifest = make_timeline_sample(args.out, args.num_videos, args.seed)
     else:
         knobs = FeatureKnobs(dim=args.dim, rows_per_second=args.rows_per_second)
         manifest = make_full(args.out, knobs, args.real_annotations)
