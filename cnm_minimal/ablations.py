@@ -75,9 +75,10 @@ def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list
 
 
 def portable(summary: dict) -> dict:
-    """The run's record, numbers only: ``python /abs/path/__main__.py`` becomes ``-m cnm_minimal``, and the training
-    words without a word vector are counted, not listed (they are words of the annotations)."""
-    command = summary["provenance"]["command"].split(" ")
+    """The run's record, numbers only: ``python /abs/path/__main__.py`` becomes ``-m cnm_minimal``, paths under the
+    working folder start with ``$PWD/`` (the command reruns from the repository root), and the training words
+    without a word vector are counted, not listed (they are words of the annotations)."""
+    command = summary["provenance"]["command"].replace(str(Path.cwd()) + "/", "$PWD/").split(" ")
     if len(command) > 1 and command[1].endswith(".py") and "cnm_minimal" in command[1]:
         command[1:2] = ["-m", "cnm_minimal"]
     data = summary.get("data", {})
