@@ -78,7 +78,8 @@ def evaluate(argv: list[str]) -> int:
     parser.add_argument("checkpoint", type=Path, help="best.pt or last.pt of a run, or an imported checkpoint")
     parser.add_argument("--data", help="the data folder (default: the one the checkpoint was trained on)")
     parser.add_argument("--feature-file", help="real data: the HDF5 file's name in the data folder")
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--split", default="test",
+                        help="train, val, test, or a further split of the data set (Charades-CD: test_iid)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--predictions", type=Path, help="write one json line per query here")
@@ -91,8 +92,10 @@ def evaluate(argv: list[str]) -> int:
     files = DatasetFiles.detect(data, args.feature_file or run["feature_file"], feature_layout=run["feature_layout"])
     if args.split == "val" and "val" not in files.annotations:          # carved from train, as the run did
         queries = carve_validation(files.queries("train")[0], run["val_fraction"], run["seed"])[1]
-    else:
+    elif args.split in files.annotations:
         queries = files.queries(args.split)[0]
+    else:
+        raise ValueError(f"--split {args.split}: {data} has the splits {', '.join(sorted(files.annotations))}")
     store = FeatureStore(files.features, files.feature_layout)
     dataset = MomentDataset(queries, store, vocabulary, model.config.frame_dim, run["num_clips"], model.config.max_words)
     device = pick_device(args.device)

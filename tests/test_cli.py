@@ -78,6 +78,9 @@ def test_evaluate_needs_only_the_checkpoint_and_the_split_files(tmp_path, capsys
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 233
     assert main(["evaluate", str(tmp_path / "missing.pt")]) == 2
     assert "missing.pt: no such checkpoint" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(alone), "--split", "test_ood"]) == 2
+    error = capsys.readouterr().err
+    assert "--split test_ood: " in error and error.strip().endswith("has the splits test")
 
 
 def test_the_gpu_script_parses_and_uses_only_package_commands():
