@@ -8,7 +8,6 @@ histogram of predicted against true moment centres on the test split (counts in 
     python tools/collect_timeline_results.py runs/real_cnm book/results/timelines/cnm_split
 """
 
-import json
 import shutil
 import sys
 from pathlib import Path

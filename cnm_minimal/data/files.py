@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from cnm_minimal.data.annotations import (
-    CHARADES_CD_POLICY, CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_durations, read_json_annotations,
+    CHARADES_CD_POLICY, CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_durations,
+    read_json_annotations,
 )
 from cnm_minimal.data.dataset import MomentDataset
 from cnm_minimal.data.features import FeatureStore
