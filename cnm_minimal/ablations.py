@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +62,12 @@ def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list
     goes to ``out``, its folder (predictions, results) to ``work`` (default ``out/runs``)."""
     out.mkdir(parents=True, exist_ok=True)
     work = work or out / "runs"
-    data = data or prepare_data(base)
     for name in variants or list(VARIANTS):
         for seed in seeds:
             result = out / f"{name}_seed{seed}.json"
             if result.is_file():
                 continue
+            data = data or prepare_data(base)                 # once, and only if a run is left to do
             config = TrainConfig.build(**base.flat() | (VARIANTS | PROBES)[name] | dict(
                 seed=seed, out=str(work / f"{name}_seed{seed}"), progress=False, save_checkpoints=False))
             summary = fit(config, data, log=lambda line: None)
@@ -87,12 +88,17 @@ def portable(summary: dict) -> dict:
     return summary | {"provenance": summary["provenance"] | {"command": " ".join(command)}, "data": data}
 
 
+def run_records(out: Path) -> list[Path]:
+    """The run records (``VARIANT_seedN.json``) in ``out``, sorted; other json files there are left alone."""
+    return [path for path in sorted(out.glob("*_seed*.json")) if re.fullmatch(r".+_seed\d+", path.stem)]
+
+
 def summarise(out: Path) -> dict:
     """Mean and standard deviation over seeds of the selected epoch's test metrics, per variant; also on the
     prior-hard queries and on the time-reversed test split (chapter 11) where the runs recorded them."""
     parts = {"": "test_at_selected", "prior_hard_": "test_prior_hard_at_selected", "reversed_": "test_reversed_at_selected"}
     table: dict[str, dict] = {}
-    for path in sorted(out.glob("*_seed*.json")):
+    for path in run_records(out):
         run = json.loads(path.read_text())
         entry = table.setdefault(run["variant"], {"seeds": []} | {prefix: [] for prefix in parts})
         entry["seeds"].append(run["config"]["seed"])

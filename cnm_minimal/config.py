@@ -40,6 +40,7 @@ class TrainConfig:
     feature_file: str = ""           # real data: the HDF5 file's name in ``data`` (e.g. i3d_features.hdf5)
     feature_layout: Literal["flat", "c3d"] = "flat"   # "c3d": ActivityNet's file[vid]["c3d_features"]
     word_vectors: str = ""           # real data: GloVe text or .npz (e.g. data/glove/glove.6B.300d.txt)
+    cd_splits: str = ""              # a Charades-CD folder: its test splits are evaluated too (chapter 12)
     out: str = "runs/sample"
     num_clips: int = 64              # clips per video after resampling (the authors': 200)
     kept_words: int = 1111           # vocabulary: the most frequent training words kept (V = kept + 1 classes)
@@ -55,6 +56,7 @@ class TrainConfig:
     # selection and bookkeeping
     select_on: Literal["val", "test"] = "val"
     val_fraction: float = 0.1        # carved from train, by video, when the data set has no val split
+    reverse_fraction: float = 0.0    # this share of the training videos is played backwards (chapter 10's study)
     seed: int = 0
     device: str = "auto"
     amp: Literal[False, True, "auto"] = False   # bfloat16 autocast; "auto": on CUDA and on CPUs with bf16 units
@@ -90,7 +92,7 @@ RANGES = {
     # the run
     "num_clips": Field(ge=4), "kept_words": Field(ge=1), "epochs": Field(ge=1), "batch_size": Field(ge=1),
     "lr": Field(gt=0), "warmup_updates": Field(ge=1), "warmup_init_lr": Field(gt=0), "clip_norm": Field(gt=0),
-    "val_fraction": Field(gt=0, lt=1), "seed": Field(ge=0), "num_workers": Field(ge=0),
+    "val_fraction": Field(gt=0, lt=1), "reverse_fraction": Field(ge=0, le=1), "seed": Field(ge=0), "num_workers": Field(ge=0),
     # the model (chapter 8)
     "hidden": Field(ge=1), "heads": Field(ge=1), "video_layers": Field(ge=1), "query_layers": Field(ge=1),
     "dropout": Field(ge=0, lt=1), "alpha": Field(gt=0), "max_width": Field(gt=0, le=1), "beta1": Field(ge=0),

@@ -39,8 +39,9 @@ from cnm_minimal.model import CNM
 def prepare_data(config: TrainConfig) -> PreparedData:
     """The data set of ``config.data``: vocabulary from the training sentences, the three splits."""
     files = DatasetFiles.detect(config.data, config.feature_file, config.word_vectors, config.feature_layout)
+    files = files.with_charades_cd(config.cd_splits) if config.cd_splits else files
     return prepare_splits(files, config.kept_words, config.num_clips, config.model.max_words,
-                          config.val_fraction, config.seed, config.cache_features)
+                          config.val_fraction, config.seed, config.cache_features, config.reverse_fraction)
 
 
 def learning_rate_factor(config: TrainConfig):
@@ -216,7 +217,7 @@ def resume_changes(stored: dict, config: TrainConfig, allow: bool) -> list[str]:
         return {k: v for k, v in values.items() if k != "model"} | {
             k: v for k, v in values["model"].items() if k not in FROM_DATA}
 
-    before, now = flat(stored), flat(asdict(config))
+    before, now = flat(asdict(TrainConfig())) | flat(stored), flat(asdict(config))   # newer options: defaults
     changes = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {now[k]!r}" for k in sorted(now)
                if before.get(k) != now[k] and k not in RESUMABLE_CHANGES]
     if changes and not allow:

@@ -11,7 +11,7 @@ LAYERS = [
     {"gaussian_mask", "negatives", "dropout", "attention", "reconstruction", "losses"},
     {"model"},
     {"config", "checkpoints", "distributed", "evaluate", "bias", "train"},
-    {"ablations", "official"},
+    {"ablations", "official", "study"},
     {"notebook", "plots", "widgets"},
 ]
 

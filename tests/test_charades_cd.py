@@ -3,6 +3,7 @@ and on the real splits in ../shared/data/charades-cd (skipped where absent)."""
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,3 +106,43 @@ def test_the_download_registry_pins_the_files_read_here(charades_cd):
 
     for resource in (r for r in download.RESOURCES.values() if r.group == "charades-cd"):
         assert download.file_problem(charades_cd / resource.filename, resource.sha256, resource.size) is None
+
+
+def write_cd_test_splits(folder, videos):
+    """Charades-CD test files with one query on each video in ``videos`` (iid: the first, ood: the rest)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    def entry(vid):
+        return {"timestamps": [[1.0, 4.0]], "sentences": ["person opens the door."], "video_duration": 10.0}
+    (folder / "charades_test_iid.json").write_text(json.dumps({videos[0]: entry(videos[0])}))
+    (folder / "charades_test_ood.json").write_text(json.dumps({v: entry(v) for v in videos[1:]}))
+    return folder
+
+
+def test_charades_cd_test_splits_beside_a_run_leave_out_its_training_and_validation_videos(tmp_path):
+    from cnm_minimal.data.files import DatasetFiles, prepare_splits
+
+    files = DatasetFiles.simulated(Path(__file__).resolve().parents[1] / "data_samples" / "charades-sta-sim")
+    splits = {name: {q.vid for q in files.queries(name)[0]} for name in files.annotations}
+    test_only = sorted(splits["test"] - splits["train"])
+    seen = sorted(splits["train"])[:2]
+    cd = write_cd_test_splits(tmp_path / "cd", [test_only[0], seen[0], test_only[1], seen[1]])
+    data = prepare_splits(files.with_charades_cd(cd), 1111, 16, 20)
+    assert {q.vid for q in data.splits["cd_test_iid"].queries} == {test_only[0]}
+    assert {q.vid for q in data.splits["cd_test_ood"].queries} == {test_only[1]}
+    assert data.splits["cd_test_ood"].report.drop_counts() == {"video in the run's train or val split": 2}
+    with pytest.raises(FileNotFoundError, match=r"charades_test_iid\.json: no such file \(--cd-splits"):
+        files.with_charades_cd(tmp_path / "nowhere")
+
+
+def test_real_charades_cd_test_queries_on_videos_outside_cnm_training(charades_cd, real_data):
+    """Measured: of 823 test-iid and 3,372 test-ood queries, 258 and 818 lie on videos outside CNM's training
+    split and its validation part (seed 0): the ones a run on CNM's split can be scored on without leakage."""
+    from cnm_minimal.data.annotations import CNM_POLICY, read_json_annotations
+    from cnm_minimal.data.files import carve_validation
+
+    train, _ = read_json_annotations(real_data / "cnm_train.json", CNM_POLICY)
+    kept, val = carve_validation(train, 0.1, 0)
+    seen = {q.vid for q in kept + val}
+    for split, expected in (("test_iid", 258), ("test_ood", 818)):
+        queries, _ = read_charades_cd(charades_cd / f"charades_{split}.json")
+        assert sum(q.vid not in seen for q in queries) == expected

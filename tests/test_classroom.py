@@ -38,6 +38,22 @@ def test_every_chapter_has_a_student_version_without_solutions(student_dir):
     assert (student_dir / "book" / "results").is_dir()
 
 
+def test_every_committed_path_a_chapter_reads_outside_book_is_in_the_student_version(student_dir):
+    """Chapters read ``Path("..") / "x" / ...`` or ``ROOT / "x" / ...`` relative to book/; every such path that the
+    repository commits (not data/, runs/ or checkpoints/, which the reader makes) must exist in the student copy."""
+    part = r'\s*/\s*"([^"]+)"'
+    pattern = re.compile(r'(?:Path\("\.\."\)|ROOT)' + part + f"(?:{part})?(?:{part})?")
+    needed = set()
+    for chapter in CHAPTERS:
+        for cell in json.loads(chapter.read_text())["cells"]:
+            for match in pattern.finditer("".join(cell["source"])):
+                path = "/".join(p for p in match.groups() if p)
+                if (ROOT / path).exists() and path.split("/")[0] not in {"data", "runs", "checkpoints"}:
+                    needed.add(path)
+    assert {"configs", "tests/fixtures/golden_cnm_forward.npz"} <= needed
+    assert not [path for path in sorted(needed) if not (student_dir / path).exists()]
+
+
 def test_student_versions_are_deterministic(student_dir, tmp_path):
     student.write_student_versions(tmp_path, CHAPTERS)
     for chapter in CHAPTERS:

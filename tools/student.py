@@ -11,8 +11,9 @@ those tools can take the chapters as they are:
 
 The outputs of every cell that held a solution are cleared; all other cells keep their outputs and widget
 state. The output is deterministic (same input, same bytes) and self-contained: ``OUT/book/`` holds the
-notebooks with the files they read (``book/images``, ``book/results``) and ``OUT/data_samples`` the sample data,
-so the notebooks' relative paths work there as in the book.
+notebooks with the files they read (``book/images``, ``book/results``), and ``OUT/data_samples``, ``OUT/configs``
+and ``OUT/tests/fixtures`` the sample data, the configurations and the golden fixture, so the notebooks' relative
+paths work there as in the book.
 
 Usage: python tools/student.py [--out _build/student] [NOTEBOOK ...]
 """
@@ -33,6 +34,8 @@ ONE_LINE = re.compile(r"^(\s*)\S.*#\s*SOLUTION\s*$")
 HINT = re.compile(r"^\s*#\s*HINT:\s*(.*)$")
 MARKDOWN_REGION = re.compile(r"^[#>* \t]*BEGIN SOLUTION.*?^[#>* \t]*END SOLUTION[^\n]*\n?", re.M | re.S)
 DEFAULT_HINT = "write your solution here, then run this cell again"
+FROM_THE_REPOSITORY = ("data_samples", "configs", "tests/fixtures")
+"""What the chapters read from outside ``book/`` (the sample, the authors' configurations, the golden fixture)."""
 
 
 def _raise_line(indent: str, hints: list[str]) -> str:
@@ -100,7 +103,8 @@ def write_student_versions(out: Path, notebooks: list[Path]) -> list[Path]:
     for folder in ("images", "results"):
         if (ROOT / "book" / folder).is_dir():
             shutil.copytree(ROOT / "book" / folder, out / "book" / folder)
-    shutil.copytree(ROOT / "data_samples", out / "data_samples")
+    for folder in FROM_THE_REPOSITORY:
+        shutil.copytree(ROOT / folder, out / folder)
     written = []
     for path in notebooks:
         student = student_notebook(json.loads(path.read_text(encoding="utf-8")), path.stem)

@@ -76,6 +76,7 @@ class MomentDataset(torch.utils.data.Dataset):
             self._weights.append(masking_weights(kept[:max_words]))
         self.report.kept = len(self.queries)
         self._cache: dict[str, np.ndarray] = {}
+        self.reversed_videos: frozenset[str] = frozenset()   # played backwards: see :func:`play_backwards`
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -91,7 +92,24 @@ class MomentDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         q = self.queries[index]
+        if q.vid in self.reversed_videos:                  # clips in reverse order, the moment mirrored
+            start, end = q.moment
+            return Sample(self.clips(q.vid)[::-1].copy(), self._ids[index], self._weights[index], (1 - end, 1 - start),
+                          q.duration, index)
         return Sample(self.clips(q.vid), self._ids[index], self._weights[index], q.moment, q.duration, index)
+
+
+def play_backwards(dataset: MomentDataset, fraction: float, seed: int) -> frozenset[str]:
+    """Play a seeded ``fraction`` of the data set's videos backwards (chapter 10's study of the temporal prior).
+
+    With ``fraction=0.5`` on a training split, a moment near the start of its video is as likely to be seen near
+    the end: a prior-following model loses its advantage, a model that reads the clips does not. The choice is by
+    video (all its queries together), the same on every machine. The queries keep their recorded moments (the
+    constant window and the prior-hard set stay those of the data); only what the model is shown changes."""
+    videos = sorted({q.vid for q in dataset.queries})
+    order = np.random.default_rng([seed, 20220]).permutation(len(videos))
+    dataset.reversed_videos = frozenset(videos[i] for i in order[:round(fraction * len(videos))])
+    return dataset.reversed_videos
 
 
 class Collate:

@@ -10,7 +10,7 @@ the word vectors of the vocabulary.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from cnm_minimal.data.annotations import (
     CHARADES_CD_POLICY, CNM_POLICY, AnnotationPolicy, AnnotationReport, Query, read_charades_sta, read_durations,
     read_json_annotations,
 )
-from cnm_minimal.data.dataset import MomentDataset
+from cnm_minimal.data.dataset import MomentDataset, play_backwards
 from cnm_minimal.data.features import FeatureStore
 from cnm_minimal.data.text import Vocabulary, embedding_matrix, read_word_vectors, tokenize
 
@@ -34,6 +34,8 @@ class DatasetFiles:
     word_vectors: Path
     feature_layout: str = "flat"
     policy: AnnotationPolicy = field(default=CNM_POLICY)
+    split_policies: dict[str, AnnotationPolicy] = field(default_factory=dict)   # splits read with another policy
+    held_out: tuple[str, ...] = ()   # test splits of another annotation set: queries on train/val videos left out
 
     @classmethod
     def simulated(cls, root) -> "DatasetFiles":
@@ -100,6 +102,18 @@ class DatasetFiles:
             return cls.charades_cd(root, features, word_vectors)
         return cls.cnm_json(root, features, word_vectors, feature_layout)
 
+    def with_charades_cd(self, root) -> "DatasetFiles":
+        """These files plus Charades-CD's two test splits (``cd_test_iid``, ``cd_test_ood``), read with its policy
+        and evaluated beside the run's own test split. Most Charades-CD test videos are training videos of CNM's
+        split, so :func:`prepare_splits` leaves out (and counts) their queries on the run's train and val videos."""
+        extra = {f"cd_{split}": Path(root) / f"charades_{split}.json" for split in ("test_iid", "test_ood")}
+        for path in extra.values():
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such file (--cd-splits names a folder with Charades-CD's files)")
+        return replace(self, annotations=self.annotations | extra,
+                       split_policies=self.split_policies | dict.fromkeys(extra, CHARADES_CD_POLICY),
+                       held_out=self.held_out + tuple(extra))
+
     def fingerprint(self) -> dict:
         """What the data of a run was: the SHA-256 of each annotation file, the feature file's name and size."""
         def sha256(path: Path) -> str:
@@ -111,10 +125,10 @@ class DatasetFiles:
     def queries(self, split: str) -> tuple[list[Query], AnnotationReport]:
         if split not in self.annotations:
             raise KeyError(f"no split {split!r}; this data set has {sorted(self.annotations)}")
-        path = self.annotations[split]
+        path, policy = self.annotations[split], self.split_policies.get(split, self.policy)
         if path.suffix == ".json":
-            return read_json_annotations(path, self.policy)
-        return read_charades_sta(path, read_durations(*self.durations), self.policy)
+            return read_json_annotations(path, policy)
+        return read_charades_sta(path, read_durations(*self.durations), policy)
 
 
 def load_split(files: DatasetFiles, split: str, vocabulary: Vocabulary, num_clips: int,
@@ -152,13 +166,20 @@ class PreparedData:
 
 
 def prepare_splits(files: DatasetFiles, kept_words: int, num_clips: int, max_words: int,
-                   val_fraction: float = 0.1, seed: int = 0, cache_features: bool = True) -> PreparedData:
+                   val_fraction: float = 0.1, seed: int = 0, cache_features: bool = True,
+                   reverse_fraction: float = 0.0) -> PreparedData:
     """The vocabulary (the ``kept_words`` most frequent training words that have a vector) and the three splits
-    of a data set; each split's report counts what the annotation policy and the vocabulary dropped."""
+    of a data set; each split's report counts what the annotation policy and the vocabulary dropped.
+    ``reverse_fraction``: that share of the training videos is played backwards (:func:`play_backwards`)."""
     rows = {split: files.queries(split) for split in files.annotations}
     if "val" not in rows:
         train, val = carve_validation(rows["train"][0], val_fraction, seed)
         rows |= {"train": (train, rows["train"][1]), "val": (val, AnnotationReport())}
+    seen = {q.vid for split in ("train", "val") for q in rows[split][0]}
+    for split in files.held_out:
+        queries, report = rows[split]
+        report.dropped += [(q.where, "video in the run's train or val split") for q in queries if q.vid in seen]
+        rows[split] = ([q for q in queries if q.vid not in seen], report)
     if not files.word_vectors.name:
         raise ValueError("training on real data needs word vectors (--word-vectors data/glove/glove.6B.300d.txt)")
     table = read_word_vectors(files.word_vectors)
@@ -179,5 +200,7 @@ def prepare_splits(files: DatasetFiles, kept_words: int, num_clips: int, max_wor
             source = files.annotations.get(name, files.annotations["train"])
             raise ValueError(f"{source}: the {name} split has no usable query ({dataset.report})")
         splits[name] = dataset
+    if reverse_fraction:
+        play_backwards(splits["train"], reverse_fraction, seed)
     return PreparedData(files, vocabulary, embedding_matrix(vocabulary, table, str(files.word_vectors)), splits,
                         feature_dim, tuple(without))
