@@ -103,18 +103,20 @@ def run_study(base, seeds: list[int], out: Path, work: Path, charades: Path, var
     timelines, _ = read_timelines(sorted(charades.glob("Charades_v1_*.csv")), classes)
     table = {condition: summarise_condition(out / condition, work / condition, timelines, classes)
              for condition in conditions}
-    write_json(out / "study.json", portable({"provenance": provenance(seeds[0], torch.device("cpu")),
-                                             "conditions": conditions, "seeds": seeds, "strata": STRATA, "table": table}))
+    record = {"provenance": provenance(seeds[0], torch.device("cpu")), "conditions": conditions, "seeds": seeds,
+              "strata": STRATA, "table": table}
+    write_json(out / "study.json", portable(record))
     return table
 
 
 def run_scores(record: dict, rows: list[dict], strata: list[str]) -> dict:
     """The numbers the study keeps of one run: its selected epoch's scores and its scores per stratum."""
     constant = [dict(row, iou=float(temporal_iou(record["constant_window"], row["moment"])[0])) for row in rows]
+    gaps = record["val_gaps_at_selected"]
     return {"all": record["test_at_selected"]["mIoU"], "prior_hard": record["test_prior_hard_at_selected"]["mIoU"],
             "reversed": record["test_reversed_at_selected"]["mIoU"],
             "centre_r": record["centre_correlation_at_selected"],
-            "gap_hard": record["val_gaps_at_selected"]["gap_hard"], "gap_easy": record["val_gaps_at_selected"]["gap_easy"]} \
+            "gap_hard": gaps["gap_hard"], "gap_easy": gaps["gap_easy"]} \
         | {name: s["mIoU"] for name, s in strata_scores(rows, strata).items()} \
         | {"constant_" + name: s["mIoU"] for name, s in strata_scores(constant, strata).items()}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -238,7 +239,8 @@ def end_of_epoch(run: Run, losses: np.ndarray, wall: float, log) -> None:
     c, rank = run.config, distributed.rank_and_world()[0]
     record, predictions = evaluate_model(run.model, run.data, run.constant_window, run.device, c.batch_size)
     record = {"epoch": run.epoch, "updates": run.updates, "rec_loss": float(losses[0]), "ivc_loss": float(losses[1]),
-              "lr": float(next(iter(run.schedulers.values())).get_last_lr()[0])} | record | {"wall_s": wall}
+              "lr": float(next(iter(run.schedulers.values())).get_last_lr()[0])} | record | {
+                  "wall_s": wall, "peak_memory_gb": peak_memory_gb(run.device)}
     if distributed.rank_and_world()[1] > 1:
         record |= {"world_size": distributed.rank_and_world()[1], "ranks_in_sync": distributed.ranks_in_sync(run.model)}
     run.history.append(record)
@@ -258,6 +260,18 @@ def end_of_epoch(run: Run, losses: np.ndarray, wall: float, log) -> None:
             f"val mIoU {100 * record['val']['mIoU']:.2f}  test mIoU {100 * record['test']['mIoU']:.2f}"
             f"{'  (best)' if improved else ''}  {wall:.0f} s")
     distributed.barrier()
+
+
+def peak_memory_gb(device: torch.device) -> float | None:
+    """The most memory the run has held so far: on CUDA the allocator's peak on the device, else the process's peak
+    resident set (kilobytes on Linux, bytes on macOS; ``None`` on Windows, which has no ``resource`` module)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 1e9
+    try:
+        import resource
+    except ImportError:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1e9 if sys.platform == "darwin" else 1e6)
 
 
 def checkpoint(run: Run, resumable: bool = False) -> dict:

@@ -1,9 +1,9 @@
 """Copy the numbers of the full-scale run (tools/full_scale_cpu.sh or tools/gpu_full_scale.sh) into
 book/results/full_scale/, numbers only: the run's results.json (configuration, provenance, every epoch's metrics on
 validation, test, prior-hard, time-reversed and Charades-CD's test splits), a 2-D histogram of predicted against
-true test centres (no per-query rows: those hold the annotations' sentences), and the machine: CPU or GPU model,
-the peak memory and wall time of every stretch the run took between interruptions, and the step-time measurement
-made before it.
+true test centres (no per-query rows: those hold the annotations' sentences), chapter 11's video-blind baselines on
+the same test splits, and the machine: the CPU model, the peak memory and wall time of every stretch the run took
+between interruptions, and the step-time measurement made before it.
 
     python tools/collect_full_scale.py [runs/full_scale] [book/results/full_scale]
 """
@@ -20,6 +20,9 @@ from collect_timeline_results import centre_histogram
 
 from cnm_minimal.ablations import portable
 from cnm_minimal.atomic import write_json
+from cnm_minimal.bias import baseline_table
+from cnm_minimal.config import TrainConfig
+from cnm_minimal.train import prepare_data
 
 
 def stretches(source: Path) -> list[dict]:
@@ -30,10 +33,20 @@ def stretches(source: Path) -> list[dict]:
         peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
         wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
         status = re.search(r"Exit status: (\d+)", text)
-        seconds = sum(float(part) * 60 ** k for k, part in enumerate(reversed(wall.group(1).split(":")))) if wall else None
-        found.append({"started": path.stem.removeprefix("time_"), "peak_rss_gb": int(peak.group(1)) / 1e6 if peak else None,
-                      "wall_s": seconds, "exit_status": int(status.group(1)) if status else None})
+        parts = reversed(wall.group(1).split(":")) if wall else []
+        found.append({"started": path.stem.split("_")[1], "peak_rss_gb": int(peak.group(1)) / 1e6 if peak else None,
+                      "wall_s": sum(float(part) * 60 ** k for k, part in enumerate(parts)) if wall else None,
+                      "exit_status": int(status.group(1)) if status else None})
     return found
+
+
+def blind_baselines(run: dict) -> dict:
+    """Chapter 11's video-blind baselines (:func:`~cnm_minimal.bias.baseline_table`), chosen on the run's own
+    training split and scored on each of its test splits: the same queries the run was scored on."""
+    values = {k: v for k, v in run["config"].items() if k != "model"} | {"cache_features": False}
+    data = prepare_data(TrainConfig.build(**values, model=run["config"]["model"]))
+    return {split: baseline_table(data.splits["train"].queries, data.splits[split].queries)
+            for split in sorted(set(data.splits) - {"train", "val"})}
 
 
 def cpu_model() -> str:
@@ -49,6 +62,7 @@ def main(source: str = "runs/full_scale", target: str = "book/results/full_scale
     target.mkdir(parents=True, exist_ok=True)
     write_json(target / "results.json", portable(run))
     write_json(target / "centres.json", centre_histogram(source / "cnm_split" / "predictions_test.jsonl"))
+    write_json(target / "baselines.json", blind_baselines(run))
     machine = {"cpu_model": cpu_model(), "stretches": stretches(source)}
     for name in ("step_times.json",):
         if (source / name).is_file():

@@ -22,7 +22,7 @@ exec >> runs/full_scale/log.txt 2>&1
 resume=()
 [ -f "$OUT/last.pt" ] && resume=(--resume)
 echo "== $(date -u '+%F %T') ${resume[*]:-start} at git $(git rev-parse --short HEAD), $(nproc) cores, amp $AMP"
-/usr/bin/time -v -o "runs/full_scale/time_$(date -u +%Y%m%dT%H%M%S).txt" \
+/usr/bin/time -v -o "runs/full_scale/time_$(date -u +%Y%m%dT%H%M%S)_$$.txt" \
     "$PYTHON" -m cnm_minimal train --config configs/charades_i3d.json --data "$SHARED/charades-sta" \
     --feature-file "$PWD/$FEATURES" --word-vectors "$SHARED/charades-sta/charades_glove_vocab.300d.txt" \
     --cd-splits "$SHARED/charades-cd" --out "$OUT" --device cpu --amp "$AMP" "${resume[@]}"

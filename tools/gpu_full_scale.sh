@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The full-scale experiment on one GPU, as one short script (chapter 12). Writes everything under $OUT:
 #   environment.txt, train_step_cuda.json (the train-step benchmark on CUDA), full_scale/results.json (the
-#   50-epoch run: per-epoch validation and test metrics, prior-hard and time-reversed metrics, provenance),
+#   50-epoch run: per-epoch validation and test metrics, prior-hard and time-reversed metrics, peak memory,
+#   provenance),
 #   full_scale/predictions_test.jsonl, and log.txt. Copy them to book/results/full_scale/ and re-execute chapter 12.
-# Usage: OUT=runs/gpu bash tools/gpu_full_scale.sh      (PYTHON=... to choose the interpreter; torch with CUDA)
+# Usage: OUT=runs/gpu SHARED=path/to/data bash tools/gpu_full_scale.sh   (PYTHON=... the interpreter, torch with CUDA;
+#        without SHARED, or without the Charades files in it, the full-size simulated benchmark)
 set -euo pipefail
 OUT=${OUT:-runs/gpu}
 PYTHON=${PYTHON:-python3}
@@ -18,14 +20,25 @@ echo "== environment"
 "$PYTHON" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
 "$PYTHON" -c "import h5py, numpy, tqdm" || "$PYTHON" -m pip install -q h5py tqdm
 
-echo "== the full-size simulated benchmark (Charades-STA sizes, 1024-d features)"
-[ -f data/charades-sta-sim-full/features.hdf5 ] || "$PYTHON" -m cnm_minimal simulate full --out data/charades-sta-sim-full
+SHARED=${SHARED:-}          # a folder with charades-sta/ and charades-cd/ (the real annotation files), if present
+if [ -n "$SHARED" ] && [ -f "$SHARED/charades-sta/Charades_v1_train.csv" ]; then
+  echo "== timeline features of the real annotations (as the CPU run, tools/full_scale_cpu.sh)"
+  [ -f data/charades-timelines/features.hdf5 ] || "$PYTHON" -m cnm_minimal simulate timelines \
+      --charades "$SHARED/charades-sta" --out data/charades-timelines
+  DATA=(--config configs/charades_i3d.json --data "$SHARED/charades-sta" --cd-splits "$SHARED/charades-cd"
+        --feature-file "$PWD/data/charades-timelines/features.hdf5"
+        --word-vectors "$SHARED/charades-sta/charades_glove_vocab.300d.txt")
+else
+  echo "== the full-size simulated benchmark (Charades-STA sizes, 1024-d features)"
+  [ -f data/charades-sta-sim-full/features.hdf5 ] || "$PYTHON" -m cnm_minimal simulate full --out data/charades-sta-sim-full
+  DATA=(--config configs/charades_sim_full.json)
+fi
 
 echo "== train-step benchmark on CUDA"
 "$PYTHON" benchmarks/train_step.py --device cuda --batches 128 32 --json "$OUT/train_step_cuda.json"
 
 echo "== 50 epochs at the authors' configuration, bfloat16 autocast, selection on validation"
 start=$(date +%s)
-"$PYTHON" -m cnm_minimal train --config configs/charades_sim_full.json --out "$OUT/full_scale" --amp true \
-    --num-workers 4 --progress false --save-checkpoints false
+"$PYTHON" -m cnm_minimal train "${DATA[@]}" --out "$OUT/full_scale" --amp true --num-workers 4 --progress false \
+    --save-checkpoints false
 echo "wall time $(( $(date +%s) - start )) s"
