@@ -113,4 +113,5 @@ def test_the_cpu_full_scale_script_starts_and_then_resumes_the_same_run(tmp_path
     assert f"--feature-file {tmp_path}/features.hdf5" in first and "--cd-splits shared/charades-cd" in first
     assert "--device cpu --amp false" in first and "--resume" not in first
     assert second == first + " --resume"
-    assert len(list((tmp_path / "runs" / "full_scale").glob("time_*.txt"))) == 2
+    if Path("/usr/bin/time").is_file():                            # GNU time: one report per stretch
+        assert len(list((tmp_path / "runs" / "full_scale").glob("time_*.txt"))) == 2

@@ -5,7 +5,7 @@
 # Charades-CD's test-iid and test-ood queries on videos the run neither trains nor validates on (--cd-splits).
 # A checkpoint after every epoch: run the script again after any interruption and the run continues from its
 # last.pt, to the same parameters as a run that never stopped. Everything goes to runs/full_scale/ (log.txt, the
-# run folder, the peak memory of each stretch); `python tools/collect_full_scale.py` then writes the numbers to
+# run folder, the peak memory of each stretch where GNU time is installed); `python tools/collect_full_scale.py` then writes the numbers to
 # book/results/full_scale/.
 # Usage: bash tools/full_scale_cpu.sh   (SHARED=folder with charades-sta/ and charades-cd/; AMP=true for bfloat16,
 #        only on a CPU where benchmarks/train_step.py measured it faster)
@@ -22,8 +22,9 @@ exec >> runs/full_scale/log.txt 2>&1
 resume=()
 [ -f "$OUT/last.pt" ] && resume=(--resume)
 echo "== $(date -u '+%F %T') ${resume[*]:-start} at git $(git rev-parse --short HEAD), $(nproc) cores, amp $AMP"
-/usr/bin/time -v -o "runs/full_scale/time_$(date -u +%Y%m%dT%H%M%S)_$$.txt" \
-    "$PYTHON" -m cnm_minimal train --config configs/charades_i3d.json --data "$SHARED/charades-sta" \
+timer=()                   # GNU time, where installed, reports each stretch's peak memory and wall time
+[ -x /usr/bin/time ] && timer=(/usr/bin/time -v -o "runs/full_scale/time_$(date -u +%Y%m%dT%H%M%S)_$$.txt")
+${timer[@]+"${timer[@]}"} "$PYTHON" -m cnm_minimal train --config configs/charades_i3d.json --data "$SHARED/charades-sta" \
     --feature-file "$PWD/$FEATURES" --word-vectors "$SHARED/charades-sta/charades_glove_vocab.300d.txt" \
     --cd-splits "$SHARED/charades-cd" --out "$OUT" --device cpu --amp "$AMP" "${resume[@]}"
 echo "== $(date -u '+%F %T') the run is complete"
