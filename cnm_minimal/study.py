@@ -86,9 +86,9 @@ def confuser_strata(rows: list[dict], timelines: dict[str, Timeline], classes: d
 def strata_scores(rows: list[dict], strata: list[str]) -> dict:
     """mIoU and R@1,IoU@0.5 of the rows of each stratum, with its count."""
     ious, labels = np.array([r["iou"] for r in rows]), np.array(strata)
-    return {name: {"count": int((labels == name).sum()),
-                   "mIoU": float(ious[labels == name].mean()) if (labels == name).any() else float("nan"),
-                   "R@0.5": float((ious[labels == name] >= 0.5).mean()) if (labels == name).any() else float("nan")}
+    return {name: {"count": int((labels == name).sum()),             # an empty stratum scores None (json null)
+                   "mIoU": float(ious[labels == name].mean()) if (labels == name).any() else None,
+                   "R@0.5": float((ious[labels == name] >= 0.5).mean()) if (labels == name).any() else None}
             for name in STRATA}
 
 
@@ -133,8 +133,9 @@ def summarise_condition(out: Path, work: Path, timelines: dict, classes: dict) -
         entry["runs"].append(run_scores(record, rows, strata))
     for entry in table.values():
         runs = entry.pop("runs")
-        entry["mean"] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
-        entry["std"] = {k: float(np.std([r[k] for r in runs])) for k in runs[0]}
+        known = [k for k in runs[0] if all(r[k] is not None for r in runs)]
+        entry["mean"] = {k: float(np.mean([r[k] for r in runs])) if k in known else None for k in runs[0]}
+        entry["std"] = {k: float(np.std([r[k] for r in runs])) if k in known else None for k in runs[0]}
         entry["counts"] = {name: strata.count(name) for name in STRATA}
     return table
 

@@ -50,6 +50,7 @@ def test_strata_and_their_scores():
     scores = strata_scores(rows, strata)
     assert scores["distinct"] == {"count": 1, "mIoU": 0.6, "R@0.5": 1.0}
     assert scores["unmatched"]["count"] == 2 and scores["unmatched"]["mIoU"] == pytest.approx(0.2)
+    assert strata_scores(rows[:1], strata[:1])["distinct"] == {"count": 0, "mIoU": None, "R@0.5": None}
 
 
 @pytest.fixture(scope="module")
