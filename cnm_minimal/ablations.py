@@ -77,15 +77,21 @@ def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list
 
 def portable(summary: dict) -> dict:
     """The run's record, numbers only: ``python /abs/path/__main__.py`` becomes ``-m cnm_minimal``, paths under the
-    working folder start with ``$PWD/`` (the command reruns from the repository root), and the training words
-    without a word vector are counted, not listed (they are words of the annotations)."""
-    command = summary["provenance"]["command"].replace(str(Path.cwd()) + "/", "$PWD/").split(" ")
+    working folder, in the command and in the configuration, start with ``$PWD/`` (the command reruns from the
+    repository root), and the training words without a word vector are counted, not listed (they are words of the
+    annotations)."""
+    here = str(Path.cwd()) + "/"
+    command = summary["provenance"]["command"].replace(here, "$PWD/").split(" ")
     if len(command) > 1 and command[1].endswith(".py") and "cnm_minimal" in command[1]:
         command[1:2] = ["-m", "cnm_minimal"]
     data = summary.get("data", {})
-    if "words_without_vector" in data:
+    if isinstance(data.get("words_without_vector"), list):          # already counted: leave it
         data = data | {"words_without_vector": len(data["words_without_vector"])}
-    return summary | {"provenance": summary["provenance"] | {"command": " ".join(command)}, "data": data}
+    record = summary | {"provenance": summary["provenance"] | {"command": " ".join(command)}, "data": data}
+    if "config" in summary:
+        record["config"] = {k: v.replace(here, "$PWD/") if isinstance(v, str) else v
+                            for k, v in summary["config"].items()}
+    return record
 
 
 def run_records(out: Path) -> list[Path]:

@@ -116,7 +116,9 @@ def run_scores(record: dict, rows: list[dict], strata: list[str]) -> dict:
     return {"all": record["test_at_selected"]["mIoU"], "prior_hard": record["test_prior_hard_at_selected"]["mIoU"],
             "reversed": record["test_reversed_at_selected"]["mIoU"],
             "centre_r": record["centre_correlation_at_selected"],
-            "gap_hard": gaps["gap_hard"], "gap_easy": gaps["gap_easy"]} \
+            "gap_hard": gaps["gap_hard"], "gap_easy": gaps["gap_easy"],
+            "mean_centre": float(np.mean([row["centre"] for row in rows])),
+            "true_mean_centre": float(np.mean([sum(row["moment"]) / 2 for row in rows]))} \
         | {name: s["mIoU"] for name, s in strata_scores(rows, strata).items()} \
         | {"constant_" + name: s["mIoU"] for name, s in strata_scores(constant, strata).items()}
 

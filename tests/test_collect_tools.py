@@ -47,3 +47,16 @@ def test_collect_full_scale_writes_numbers_only(full_scale_folder, tmp_path):
     baselines = json.loads((tmp_path / "baselines.json").read_text())
     assert baselines["test"]["test_count"] == run["data"]["test"]["kept"]
     assert "sentence" not in "".join(p.read_text() for p in tmp_path.iterdir())
+
+
+def test_portable_records_carry_no_path_of_this_machine_and_can_be_applied_twice():
+    from cnm_minimal.ablations import portable
+
+    here = str(Path.cwd())
+    record = {"provenance": {"command": f"python {here}/cnm_minimal/__main__.py train --feature-file {here}/f.hdf5"},
+              "config": {"feature_file": f"{here}/f.hdf5", "epochs": 1, "data": "../shared/data/charades-sta"},
+              "data": {"words_without_vector": ["zzz", "yyy"]}}
+    once = portable(record)
+    assert once["provenance"]["command"] == "python -m cnm_minimal train --feature-file $PWD/f.hdf5"
+    assert once["config"] == {"feature_file": "$PWD/f.hdf5", "epochs": 1, "data": "../shared/data/charades-sta"}
+    assert once["data"] == {"words_without_vector": 2} and portable(once) == once
