@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 COMMANDS = {
-    "train": "train CNM (chapter 9; --config FILE for an authors' configuration)",
+    "train": "train CNM (chapter 9; --config FILE for an authors' configuration; --model cpl --mode joint: CPL)",
     "evaluate": "evaluate a checkpoint of ours on a split (paper-style, prior-hard and time-reversed metrics)",
     "simulate": "write a simulated data set in the real layout (chapter 2)",
     "download": "fetch the public annotation files and GloVe, checked by SHA-256 (chapter 2)",

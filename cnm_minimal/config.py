@@ -20,10 +20,17 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
+from cnm_minimal.cpl import CPLConfig
 from cnm_minimal.model import CNMConfig
 
 BOOK_MODEL = CNMConfig(hidden=128, video_layers=2, query_layers=2)
 """The model the book trains on a laptop: d = 128 and 2 + 2 layers (the authors': 256 and 3 + 3)."""
+BOOK_CPL = CPLConfig(hidden=128, video_layers=2, query_layers=2)
+"""CPL at the book's size (``--model cpl``)."""
+CPL_ONLY = tuple(f.name for f in fields(CPLConfig) if f.name not in {g.name for g in fields(CNMConfig)})
+"""The fields CPL adds to CNM's (K, sigma, gamma, lambda, alpha1, alpha2, selection)."""
+CNM_ONLY = ("alpha", "max_width", "mask_shape", "use_hard_negative", "use_easy_negative", "clip_positions")
+"""CNM's fields that CPL does not read (its Gaussian, its ablations and probe): a CPL run keeps their defaults."""
 FROM_DATA = ("frame_dim", "word_dim", "vocab_size")
 """Model fields taken from the data (feature width, word-vector width, kept words + 1), never set by hand."""
 
@@ -42,6 +49,7 @@ class TrainConfig:
     word_vectors: str = ""           # real data: GloVe text or .npz (e.g. data/glove/glove.6B.300d.txt)
     cd_splits: str = ""              # a Charades-CD folder: its test splits are evaluated too (chapter 12)
     out: str = "runs/sample"
+    architecture: Literal["cnm", "cpl"] = "cnm"   # --model: CNM, or its successor CPL (K Gaussian proposals)
     num_clips: int = 64              # clips per video after resampling (the authors': 200)
     kept_words: int = 1111           # vocabulary: the most frequent training words kept (V = kept + 1 classes)
     model: CNMConfig = BOOK_MODEL
@@ -70,15 +78,23 @@ class TrainConfig:
 
     @classmethod
     def build(cls, **values) -> "TrainConfig":
-        """A config from flat values: model fields (``hidden=64``) go into ``model``, the rest stay."""
-        model_names = {f.name for f in fields(CNMConfig)} - set(FROM_DATA)
+        """A config from flat values: model fields (``hidden=64``) go into ``model``, the rest stay; with
+        ``architecture="cpl"`` the model is a :class:`~cnm_minimal.cpl.CPLConfig`."""
+        cpl = values.get("architecture", "cnm") == "cpl"
+        kind = CPLConfig if cpl else CNMConfig
+        model_names = {f.name for f in fields(CPLConfig)} - set(FROM_DATA)
         run_names = {f.name for f in fields(cls)} - {"model"}
         unknown = sorted(set(values) - model_names - run_names - {"model"})
         if unknown:
             raise ConfigError(f"unknown option(s) {', '.join('--' + _flag(n) for n in unknown)} "
                               "(python -m cnm_minimal train --help lists them)")
-        model = values.pop("model", BOOK_MODEL)
-        model = model if isinstance(model, CNMConfig) else CNMConfig(**model)
+        if not cpl:
+            stray = [k for k in CPL_ONLY if k in values and values.pop(k) != getattr(BOOK_CPL, k)]
+            if stray:
+                raise ConfigError(f"--{_flag(stray[0])} is an option of CPL: add --model cpl (and --mode joint)")
+        model = values.pop("model", BOOK_CPL if cpl else BOOK_MODEL)
+        model = asdict(model) if isinstance(model, CNMConfig) else dict(model)
+        model = kind(**{k: v for k, v in model.items() if k in {f.name for f in fields(kind)}})
         model = replace(model, **{k: values.pop(k) for k in list(values) if k in model_names})
         return cls(**values, model=model)
 
@@ -97,6 +113,9 @@ RANGES = {
     "hidden": Field(ge=1), "heads": Field(ge=1), "video_layers": Field(ge=1), "query_layers": Field(ge=1),
     "dropout": Field(ge=0, lt=1), "alpha": Field(gt=0), "max_width": Field(gt=0, le=1), "beta1": Field(ge=0),
     "beta2": Field(ge=0), "label_smoothing": Field(ge=0, lt=1), "max_words": Field(ge=1),
+    # CPL (--model cpl)
+    "num_proposals": Field(ge=1), "sigma": Field(gt=0), "gamma": Field(ge=0), "div_lambda": Field(ge=0),
+    "alpha1": Field(ge=0), "alpha2": Field(ge=0),
 }
 """The allowed range of each number; the types and choices are those of the dataclass fields."""
 
@@ -110,7 +129,7 @@ def _schema(cls, leave_out=()):
                            if f.name not in leave_out})
 
 
-_RUN_SCHEMA, _MODEL_SCHEMA = _schema(TrainConfig, leave_out={"model"}), _schema(CNMConfig)
+_RUN_SCHEMA, _MODEL_SCHEMA, _CPL_SCHEMA = _schema(TrainConfig, leave_out={"model"}), _schema(CNMConfig), _schema(CPLConfig)
 
 
 def validate(config: TrainConfig) -> None:
@@ -118,20 +137,40 @@ def validate(config: TrainConfig) -> None:
     run = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "model"}
     try:
         _RUN_SCHEMA.model_validate(run)
-        _MODEL_SCHEMA.model_validate(asdict(config.model))
+        (_CPL_SCHEMA if isinstance(config.model, CPLConfig) else _MODEL_SCHEMA).model_validate(asdict(config.model))
     except ValidationError as error:
         first = error.errors()[0]
         raise ConfigError(f"--{_flag(str(first['loc'][0]))} {first['input']!r}: {first['msg'].lower()}") from None
     if config.model.hidden % config.model.heads:
         raise ConfigError(f"--hidden {config.model.hidden} is not divisible by --heads {config.model.heads}")
+    if (config.architecture == "cpl") != isinstance(config.model, CPLConfig):
+        raise ConfigError(f"--model {config.architecture} with a {type(config.model).__name__}: build the config with "
+                          "TrainConfig.build(architecture=...)")
+    if config.architecture == "cpl":
+        validate_cpl(config)
+
+
+def validate_cpl(config: TrainConfig) -> None:
+    """CPL trains one objective with one optimiser, and does not read CNM's Gaussian or ablation switches."""
+    if config.mode != "joint":
+        raise ConfigError(f"--mode {config.mode} with --model cpl: CPL trains one objective with one optimiser; "
+                          "use --mode joint")
+    changed = [k for k in CNM_ONLY if getattr(config.model, k) != getattr(BOOK_CPL, k)]
+    if changed:
+        raise ConfigError(f"--{_flag(changed[0])} {getattr(config.model, changed[0])!r} is an option of CNM that "
+                          "CPL does not read (its proposals' width is set by --sigma); leave it out with --model cpl")
+
+
+FLAG_NAMES = {"architecture": "model"}
+"""Fields whose command-line flag is not their name (``--model cpl``)."""
 
 
 def _flag(name: str) -> str:
-    return name.replace("_", "-")
+    return FLAG_NAMES.get(name, name).replace("_", "-")
 
 
 _HINTS = typing.get_type_hints(TrainConfig)
-_MODEL_HINTS = typing.get_type_hints(CNMConfig)
+_MODEL_HINTS = typing.get_type_hints(CPLConfig)
 
 
 def _parse_bool(text: str) -> bool:
@@ -142,8 +181,8 @@ def _parse_bool(text: str) -> bool:
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig | None = None) -> None:
-    """``--field value`` for every run field and every model field (defaults from ``defaults``)."""
-    defaults = (defaults or TrainConfig()).flat()
+    """``--field value`` for every run field and every model field, CPL's included (defaults from ``defaults``)."""
+    defaults = {k: getattr(BOOK_CPL, k) for k in CPL_ONLY} | (defaults or TrainConfig()).flat()
     hints = _HINTS | _MODEL_HINTS
     for name, value in defaults.items():
         hint = hints[name]
@@ -159,5 +198,5 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig 
 
 def from_arguments(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` of parsed arguments (those of :func:`add_config_arguments`; others ignored)."""
-    names = set(TrainConfig().flat())
+    names = set(TrainConfig().flat()) | set(CPL_ONLY)
     return TrainConfig.build(**{k: v for k, v in vars(args).items() if k in names})

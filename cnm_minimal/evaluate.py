@@ -1,7 +1,8 @@
 """Evaluation: predictions for a split, the benchmark's metrics, and per-query records (chapter 9).
 
-Inference is mask generation alone, :meth:`CNM.predict <cnm_minimal.model.CNM.predict>`: the moment
-``[max(c - w/2, 0), min(c + w/2, 1)]``. The metrics are chapter 1's R@1 at IoU 0.1/0.3/0.5/0.7/0.9 and mIoU, over
+Inference is the model's :meth:`predict_batch <cnm_minimal.model.CNM.predict_batch>`: for CNM mask generation
+alone, the moment ``[max(c - w/2, 0), min(c + w/2, 1)]``; for CPL the proposal that reconstructs the query best
+(words hidden by a generator seeded per split, so every evaluation of a model gives the same numbers). The metrics are chapter 1's R@1 at IoU 0.1/0.3/0.5/0.7/0.9 and mIoU, over
 every query of a split, over its prior-hard queries (where the best constant window scores IoU < 0.3,
 chapter 11) and over the split played backwards (time-reversed: a model that reads the clips follows the
 moment), with Charades-CD's discounted recall dR@1 beside them, and the correlation of predicted and true centres.
@@ -21,7 +22,6 @@ from cnm_minimal.atomic import atomic_write
 from cnm_minimal.bias import prior_hard
 from cnm_minimal.data.dataset import Collate
 from cnm_minimal.metrics import discounted_metrics, localization_metrics, temporal_iou
-from cnm_minimal.negatives import mine_samples
 
 
 def split_loader(dataset, embeddings, batch_size: int) -> torch.utils.data.DataLoader:
@@ -30,22 +30,27 @@ def split_loader(dataset, embeddings, batch_size: int) -> torch.utils.data.DataL
 
 
 @torch.no_grad()
-def predict_split(model, loader, device, reverse_time: bool = False) -> dict[str, np.ndarray]:
-    """Run inference over a loader: predicted segments, centres, widths, ground truth and dataset indices.
+def predict_split(model, loader, device, reverse_time: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
+    """Run inference over a loader: predicted segments, centres, widths, ground truth and dataset indices (and, for
+    CPL, the vote's segments, ``"vote"``).
 
     ``reverse_time`` plays every video backwards (its clips in reverse order) and mirrors its moment to
-    ``[1 - e, 1 - s]``."""
+    ``[1 - e, 1 - s]``; ``seed`` draws the hidden words of a model that reconstructs at inference (CPL)."""
     model.eval()
+    rng = torch.Generator().manual_seed(seed)
     parts: dict[str, list] = {"predicted": [], "centre": [], "width": [], "moment": [], "index": []}
     for batch in loader:
         batch = batch.to(device)
         frames, moments = batch.frames, batch.moments
         if reverse_time:
             frames, moments = frames.flip(1), torch.stack([1 - moments[:, 1], 1 - moments[:, 0]], dim=1)
-        prediction = model.predict(frames, batch.words, batch.lengths)
-        for name, value in (("predicted", prediction.segment), ("centre", prediction.centre),
-                            ("width", prediction.width), ("moment", moments), ("index", batch.index)):
-            parts[name].append(value.float().cpu() if value.is_floating_point() else value.cpu())
+        prediction = model.predict_batch(batch, frames, rng)
+        values = [("predicted", prediction.segment), ("centre", prediction.centre), ("width", prediction.width),
+                  ("moment", moments), ("index", batch.index)]
+        if hasattr(prediction, "vote_segment"):
+            values.append(("vote", prediction.vote_segment))
+        for name, value in values:
+            parts.setdefault(name, []).append(value.float().cpu() if value.is_floating_point() else value.cpu())
     return {k: torch.cat(v).numpy() for k, v in parts.items()}
 
 
@@ -69,20 +74,19 @@ def centre_correlation(predictions: dict[str, np.ndarray]) -> float:
 
 @torch.no_grad()
 def reconstruction_gaps(model, loader, device, seed: int = 0) -> dict[str, float]:
-    """Mean per-sentence reconstruction loss of the positive, the hard and the easy negative over a split (the same
-    hidden words for all three, drawn with ``seed``), and the gaps ``hard - positive`` and ``easy - positive``:
-    what the IVC hinges (Eq. 7.2) see. Measured with all three samples whatever the run's ablation."""
+    """Mean per-sentence reconstruction loss of the positive and of each negative over a split (the same hidden words
+    for all, drawn with ``seed``), and the gaps ``negative - positive``: what the hinges (Eq. 7.2) see. CNM: the
+    hard and the easy negative (``gap_hard``, ``gap_easy``), whatever the run's ablation; CPL: the whole video and
+    the best proposal's left and right negatives."""
     model.eval()
-    rng, sums, count = torch.Generator().manual_seed(seed), {"positive": 0.0, "hard": 0.0, "easy": 0.0}, 0
+    rng, sums, count = torch.Generator().manual_seed(seed), {}, 0
     for batch in loader:
         batch = batch.to(device)
-        x = model.prepare_batch(batch, rng)
-        mask = model.mask(*model.generate_mask(x.clips, x.words, batch.lengths), x.slots.shape[1])
-        for name, loss in model.sample_losses(x, batch.word_ids, mine_samples(mask, hard=True, easy=True)).items():
-            sums[name] += float(loss.float().sum())
+        for name, loss in model.sample_nll(batch, rng).items():
+            sums[name] = sums.get(name, 0.0) + float(loss.float().sum())
         count += len(batch.lengths)
     means = {name: total / max(count, 1) for name, total in sums.items()}
-    return means | {"gap_hard": means["hard"] - means["positive"], "gap_easy": means["easy"] - means["positive"]}
+    return means | {f"gap_{name}": means[name] - means["positive"] for name in means if name != "positive"}
 
 
 def score_split(model, dataset, embeddings, device, batch_size: int, constant_window) -> tuple[dict, dict]:
@@ -97,6 +101,8 @@ def score_split(model, dataset, embeddings, device, batch_size: int, constant_wi
     if hard.any():
         rows["prior_hard"] = evaluate_predictions(predictions, hard)
     rows["reversed"] = evaluate_predictions(predict_split(model, loader, device, reverse_time=True))
+    if "vote" in predictions:                               # CPL: the vote's answers beside the lowest-loss ones
+        rows["vote"] = evaluate_predictions(predictions | {"predicted": predictions["vote"]})
     return rows, predictions
 
 
@@ -110,6 +116,8 @@ def evaluate_model(model, data, constant_window, device, batch_size: int) -> tup
               "test_prior_hard": test.get("prior_hard"), "prior_hard_count": test["prior_hard_count"],
               "test_reversed": test["reversed"], "centre_correlation": test["centre_correlation"],
               "val_gaps": reconstruction_gaps(model, val_loader, device)}
+    if "vote" in test:
+        record["test_vote"] = test["vote"]
     for name in sorted(set(data.splits) - {"train", "val", "test"}):      # further test splits (Charades-CD's iid)
         rows, _ = score_split(model, data.splits[name], data.embeddings, device, batch_size, constant_window)
         record[name] = rows

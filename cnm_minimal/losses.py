@@ -27,9 +27,14 @@ def reconstruction_loss(nll_positive: torch.Tensor, nll_hard: torch.Tensor | Non
     return loss if nll_hard is None else loss + nll_hard.mean()
 
 
+def hinge(nll_positive: torch.Tensor, nll_negative: torch.Tensor, margin: float) -> torch.Tensor:
+    """``mean(max(L^p - L^n + margin, 0))``: zero once the positive reconstructs better by ``margin``."""
+    return torch.clamp(nll_positive - nll_negative + margin, min=0.0).mean()
+
+
 def ivc_loss(nll_positive: torch.Tensor, nll_hard: torch.Tensor | None = None, nll_easy: torch.Tensor | None = None,
              beta1: float = 0.1, beta2: float = 0.15) -> torch.Tensor:
     """Eq. 9: the hinges against the hard negative (margin beta1) and the easy negative (beta2) that are given."""
-    hinges = [torch.clamp(nll_positive - negative + margin, min=0.0).mean()
+    hinges = [hinge(nll_positive, negative, margin)
               for negative, margin in ((nll_hard, beta1), (nll_easy, beta2)) if negative is not None]
     return sum(hinges) if hinges else nll_positive.mean()

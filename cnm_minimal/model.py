@@ -248,3 +248,21 @@ class CNM(nn.Module):
         clips, embedded = self.embed(frames, words)
         centre, width = self.generate_mask(clips, embedded, lengths)
         return Prediction(predict_segment(centre, width), centre, width)
+
+    # -- what the trainer and the evaluation call, the same for CNM and CPL (cnm_minimal.cpl) ----------------
+    def training_pass(self, batch, rng: torch.Generator | None = None, progress: float = 1.0) -> CNMOutput:
+        """:meth:`forward` on a :class:`~cnm_minimal.data.dataset.Batch` (``--mode joint``; ``progress`` is for CPL)."""
+        return self(batch.frames, batch.words, batch.word_ids, batch.lengths, batch.weights, rng=rng)
+
+    def predict_batch(self, batch, frames: torch.Tensor | None = None,
+                      rng: torch.Generator | None = None) -> Prediction:
+        """:meth:`predict` on a batch (``frames`` replaces its clips, e.g. played backwards; ``rng`` is for CPL)."""
+        return self.predict(batch.frames if frames is None else frames, batch.words, batch.lengths)
+
+    @torch.no_grad()
+    def sample_nll(self, batch, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Per-sentence reconstruction losses ``[B]`` of the positive and both negatives (words hidden with ``rng``),
+        whatever the ablation: what the IVC hinges compare."""
+        x = self.prepare_batch(batch, rng)
+        mask = self.mask(*self.generate_mask(x.clips, x.words, batch.lengths), x.slots.shape[1])
+        return self.sample_losses(x, batch.word_ids, mine_samples(mask, hard=True, easy=True))

@@ -63,28 +63,40 @@ def from_official_state_dict(model: CNM, official: dict[str, torch.Tensor]) -> N
 
 
 def train_config_from_official(config: dict, **overrides) -> TrainConfig:
-    """A :class:`TrainConfig` with the values of one of the authors' JSON configs (``overrides`` win)."""
+    """A :class:`TrainConfig` with the values of one of the authors' JSON configs (``overrides`` win): CNM's, or
+    CPL's (``model.name`` "CPL": one optimiser, K proposals, its loss weights; ``--mode joint``)."""
     try:
         data, train, model = config["dataset"], config["train"], config["model"]["config"]
         transformer, loss = model["DualTransformer"], config.get("loss", {})
+        cpl = config["model"].get("name") == "CPL"
+        optimiser = train["optimizer"] if cpl else train["reconstructor"]
         values = dict(
             num_clips=data["max_num_frames"], hidden=model["hidden_size"], heads=transformer["num_heads"],
             video_layers=transformer["num_decoder_layers1"], query_layers=transformer["num_decoder_layers2"],
-            dropout=model["dropout"], alpha=float(model["alpha"]), max_width=float(model["max_width"]),
-            kept_words=data["vocab_size"], max_words=data["max_num_words"], epochs=train["max_num_epochs"],
-            batch_size=train["batch_size"], lr=train["reconstructor"]["lr"],
-            warmup_updates=train["reconstructor"]["warmup_updates"],
-            warmup_init_lr=train["reconstructor"]["warmup_init_lr"],
-            use_hard_negative=model.get("use_negative", True), use_easy_negative=model.get("use_negative", True),
+            dropout=model["dropout"], kept_words=data["vocab_size"], max_words=data["max_num_words"],
+            epochs=train["max_num_epochs"], batch_size=train["batch_size"], lr=optimiser["lr"],
+            warmup_updates=optimiser["warmup_updates"], warmup_init_lr=optimiser["warmup_init_lr"],
         )
+        values |= cpl_values(model, loss) if cpl else dict(
+            alpha=float(model["alpha"]), max_width=float(model["max_width"]),
+            use_hard_negative=model.get("use_negative", True), use_easy_negative=model.get("use_negative", True))
         if data.get("feature_path"):
             values["feature_file"] = Path(data["feature_path"]).name
     except (KeyError, TypeError) as missing:
         raise ValueError(f"not one of the authors' configs: the key {missing} is missing "
                          "(expected sections dataset, train, model.config.DualTransformer)") from None
-    if loss and (loss.get("beta_1", 0.1), loss.get("beta_2", 0.15)) != (0.1, 0.15):
+    if not cpl and loss and (loss.get("beta_1", 0.1), loss.get("beta_2", 0.15)) != (0.1, 0.15):
         raise ValueError(f"margins beta_1={loss.get('beta_1')}, beta_2={loss.get('beta_2')}: this package fixes 0.1 and 0.15")
     return TrainConfig.build(**(values | overrides))
+
+
+def cpl_values(model: dict, loss: dict) -> dict:
+    """The CPL fields of a CPL config's ``model.config`` and ``loss`` sections (the margins are CNM's beta1, beta2)."""
+    if not model.get("use_negative", True):
+        raise ValueError("use_negative false: this package's CPL always mines its negatives")
+    return dict(architecture="cpl", mode="joint", num_proposals=model["num_props"], sigma=float(model["sigma"]),
+                gamma=float(model["gamma"]), beta1=float(loss["margin_1"]), beta2=float(loss["margin_2"]),
+                div_lambda=float(loss["lambda"]), alpha1=float(loss["alpha_1"]), alpha2=float(loss["alpha_2"]))
 
 
 def model_config_from_official(config: dict) -> CNMConfig:

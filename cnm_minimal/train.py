@@ -8,7 +8,7 @@ B. :func:`generator_step`: only the Gaussian head takes a step on ``L_IVC`` (Eq.
 
 Both learning rates warm up linearly over 400 updates from 1e-7 to 4e-4, then decay as ``4e-4 sqrt(400 / n)``;
 each step clips its own parameters' gradients at 10. ``mode="joint"`` is the paper's ablation: one optimiser
-on ``L_rec + L_IVC``. After every epoch the run is evaluated, checkpointed atomically and logged in one line;
+on ``L_rec + L_IVC``; it is also how CPL trains (``architecture="cpl"``, :mod:`cnm_minimal.cpl`). After every epoch the run is evaluated, checkpointed atomically and logged in one line;
 ``resume=True`` continues from ``last.pt`` and ends with the same parameters as an uninterrupted run (every
 epoch reseeds every generator from the seed and the epoch). The epoch kept is the best on validation.
 """
@@ -31,6 +31,7 @@ from cnm_minimal.atomic import write_json
 from cnm_minimal.baselines import best_constant_window
 from cnm_minimal.checkpoints import load_checkpoint, model_payload, provenance, run_folder, save_checkpoint
 from cnm_minimal.config import FROM_DATA, ConfigError, TrainConfig
+from cnm_minimal.cpl import CPL
 from cnm_minimal.data.dataset import Collate
 from cnm_minimal.data.files import DatasetFiles, PreparedData, prepare_splits
 from cnm_minimal.evaluate import evaluate_model, save_predictions
@@ -80,7 +81,7 @@ class Run:
 
     config: TrainConfig
     data: PreparedData
-    model: CNM
+    model: CNM                                                          # or CPL, a CNM with K proposals
     optimizers: dict[str, torch.optim.Adam]
     schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR]
     device: torch.device
@@ -100,7 +101,7 @@ def start_run(config: TrainConfig, data: PreparedData | None = None) -> Run:
     seed_everything(config.seed)
     model_config = replace(config.model, frame_dim=data.feature_dim, word_dim=data.embeddings.shape[1],
                            vocab_size=len(data.vocabulary))
-    model = CNM(model_config).to(device)
+    model = (CPL if config.architecture == "cpl" else CNM)(model_config).to(device)
     distributed.broadcast_parameters(model)
     groups = ({"joint": list(model.parameters())} if config.mode == "joint" else
               {"reconstructor": model.reconstructor_parameters(), "generator": model.generator_parameters()})
@@ -151,9 +152,10 @@ def generator_step(run: Run, batch) -> float:
 
 
 def joint_step(run: Run, batch) -> tuple[float, float]:
-    """The ablation: one optimiser on ``L_rec + L_IVC`` of the full forward pass."""
+    """One optimiser on ``L_rec + L_IVC`` of the full training pass: CNM's joint ablation, and CPL's only scheme
+    (``progress``, the share of the epochs begun, schedules CPL's negatives)."""
     with autocast(run):
-        out = run.model(batch.frames, batch.words, batch.word_ids, batch.lengths, batch.weights, rng=run.word_rng)
+        out = run.model.training_pass(batch, run.word_rng, progress=(run.epoch + 1) / run.config.epochs)
     update(run, out.rec_loss + out.ivc_loss, "joint", list(run.model.parameters()))
     return out.rec_loss.item(), out.ivc_loss.item()
 

@@ -77,8 +77,8 @@ class ReadsTheClips(torch.nn.Module):
         centre = frames[..., 0].argmax(1).float() / (frames.shape[1] - 1)
         return centre, torch.full_like(centre, 0.2)
 
-    def predict(self, frames, words, lengths):
-        centre, width = self.centre_width(frames)
+    def predict_batch(self, batch, frames=None, rng=None):
+        centre, width = self.centre_width(batch.frames if frames is None else frames)
         return Prediction(predict_segment(centre, width), centre, width)
 
 

@@ -1,0 +1,39 @@
+"""Which of the K proposals is the answer: lowest reconstruction loss, or a vote among them (CPL inference).
+
+CPL has no score head: at inference the reconstructor runs on every proposal (words hidden as in training)
+and the answer is the proposal that rebuilds the query best, ``argmin_k L^p_k``. The vote variant of the
+authors' code lets the proposals agree instead: with ``c_j = IoU(p_best, p_j)``, the overlap of proposal j with
+the lowest-loss one,
+
+    score_i = sum_j IoU(p_i, p_j) c_j,    answer = argmax_i score_i,                          (Eq. P.8)
+
+so a proposal wins when it overlaps the proposals that overlap the best one.
+"""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-10
+"""The constant of the benchmark's IoU (:data:`cnm_minimal.metrics.EPS`)."""
+
+
+def pairwise_iou(segments: torch.Tensor) -> torch.Tensor:
+    """``[B, K, K]`` temporal IoU between the K segments ``[B, K, 2]`` of each query (the benchmark's formula)."""
+    start, end = segments[..., 0], segments[..., 1]
+    inter = (torch.minimum(end[:, :, None], end[:, None, :]) - torch.maximum(start[:, :, None], start[:, None, :]))
+    union = torch.maximum(end[:, :, None], end[:, None, :]) - torch.minimum(start[:, :, None], start[:, None, :])
+    return ((inter + EPS) / (union + EPS)).clamp(min=0.0)
+
+
+def select_lowest_loss(nll_positive: torch.Tensor) -> torch.Tensor:
+    """``[B]``: the proposal with the lowest reconstruction loss (``nll_positive [B, K]``)."""
+    return nll_positive.argmin(dim=-1)
+
+
+def select_by_vote(segments: torch.Tensor, nll_positive: torch.Tensor) -> torch.Tensor:
+    """``[B]``: the proposal with the highest vote (Eq. P.8)."""
+    iou = pairwise_iou(segments)
+    best = select_lowest_loss(nll_positive)
+    weights = iou.gather(1, best[:, None, None].expand(-1, 1, iou.shape[2])).squeeze(1)     # c_j, [B, K]
+    return (iou * weights[:, None, :]).sum(dim=-1).argmax(dim=-1)
