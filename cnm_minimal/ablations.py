@@ -12,7 +12,8 @@ Each variant changes one thing of the full model (the book's page "The authors' 
 * ``joint``: one optimiser on ``L_rec + L_IVC`` instead of the alternating scheme.
 
 The same runner trains the probe of chapter 11 (``PROBES``: ``clip_positions``, sinusoidal positions on the
-mask generator's clips), e.g. ``--variants full clip_positions``.
+mask generator's clips), e.g. ``--variants full clip_positions``, and CNM's successor CPL beside it (``SUCCESSORS``:
+``cpl``, chapter 12), e.g. ``--variants full cpl``: same data, sizes, schedule and seeds.
 
 ``python -m cnm_minimal ablations --data DIR --out DIR --seeds 0 1 2 [--field value ...]`` trains every
 variant with every seed and writes one json file per run (the run's summary, with provenance) and an
@@ -46,6 +47,11 @@ PROBES: dict[str, dict] = {
 }
 """Changes that are not in the paper, run by the same command (chapter 11)."""
 
+SUCCESSORS: dict[str, dict] = {
+    "cpl": {"architecture": "cpl", "mode": "joint"},
+}
+"""CPL (:mod:`cnm_minimal.cpl`), trained with the base configuration's sizes and schedule (chapter 12)."""
+
 PAPER_DIRECTION = {
     "no_gaussian": "lower (ActivityNet: mIoU 34.73 vs 37.14)",
     "no_hard": "lower (Table 4: IoU=0.5 near 31 vs 33.33)",
@@ -59,7 +65,8 @@ PAPER_DIRECTION = {
 def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list[str] | None = None,
                   work: Path | None = None, data=None) -> dict:
     """Train every variant x seed (skipping finished runs); returns and writes the summary table. Each run's json
-    goes to ``out``, its folder (predictions, results) to ``work`` (default ``out/runs``)."""
+    goes to ``out``, its folder (predictions, results, checkpoints) to ``work`` (default ``out/runs``); a run that
+    was interrupted continues from its ``last.pt`` (exactly, chapter 9), or starts again if it has none."""
     out.mkdir(parents=True, exist_ok=True)
     work = work or out / "runs"
     for name in variants or list(VARIANTS):
@@ -68,9 +75,11 @@ def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list
             if result.is_file():
                 continue
             data = data or prepare_data(base)                 # once, and only if a run is left to do
-            config = TrainConfig.build(**base.flat() | (VARIANTS | PROBES)[name] | dict(
-                seed=seed, out=str(work / f"{name}_seed{seed}"), progress=False, save_checkpoints=False))
-            summary = fit(config, data, log=lambda line: None)
+            folder = work / f"{name}_seed{seed}"
+            config = TrainConfig.build(**base.flat() | (VARIANTS | PROBES | SUCCESSORS)[name] | dict(
+                seed=seed, out=str(folder), progress=False, save_checkpoints=True))
+            resume = (folder / "last.pt").is_file()
+            summary = fit(config, data, resume=resume, overwrite=not resume, log=lambda line: None)
             write_json(result, portable(summary | {"variant": name}))
     return summarise(out)
 
@@ -125,7 +134,7 @@ def summarise(out: Path) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal ablations", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS | PROBES))
+    parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS | PROBES | SUCCESSORS))
     add_config_arguments(parser)
     args = parser.parse_args(argv)
     base = from_arguments(args)

@@ -47,7 +47,7 @@ class TrainConfig:
     feature_file: str = ""           # real data: the HDF5 file's name in ``data`` (e.g. i3d_features.hdf5)
     feature_layout: Literal["flat", "c3d"] = "flat"   # "c3d": ActivityNet's file[vid]["c3d_features"]
     word_vectors: str = ""           # real data: GloVe text or .npz (e.g. data/glove/glove.6B.300d.txt)
-    cd_splits: str = ""              # a Charades-CD folder: its test splits are evaluated too (chapter 12)
+    cd_splits: str = ""              # a Charades-CD folder: its test splits are evaluated too (chapter 13)
     out: str = "runs/sample"
     architecture: Literal["cnm", "cpl"] = "cnm"   # --model: CNM, or its successor CPL (K Gaussian proposals)
     num_clips: int = 64              # clips per video after resampling (the authors': 200)
@@ -88,10 +88,7 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown option(s) {', '.join('--' + _flag(n) for n in unknown)} "
                               "(python -m cnm_minimal train --help lists them)")
-        if not cpl:
-            stray = [k for k in CPL_ONLY if k in values and values.pop(k) != getattr(BOOK_CPL, k)]
-            if stray:
-                raise ConfigError(f"--{_flag(stray[0])} is an option of CPL: add --model cpl (and --mode joint)")
+        values = values if cpl else _without_cpl_options(values)
         model = values.pop("model", BOOK_CPL if cpl else BOOK_MODEL)
         model = asdict(model) if isinstance(model, CNMConfig) else dict(model)
         model = kind(**{k: v for k, v in model.items() if k in {f.name for f in fields(kind)}})
@@ -102,6 +99,14 @@ class TrainConfig:
         """The config as one flat dict (the inverse of :meth:`build`)."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         return values | {k: v for k, v in asdict(self.model).items() if k not in FROM_DATA}
+
+
+def _without_cpl_options(values: dict) -> dict:
+    """A CNM run's values without CPL's fields, which it may carry only at their defaults (the command line has them)."""
+    stray = [k for k in CPL_ONLY if k in values and values[k] != getattr(BOOK_CPL, k)]
+    if stray:
+        raise ConfigError(f"--{_flag(stray[0])} is an option of CPL: add --model cpl (and --mode joint)")
+    return {k: v for k, v in values.items() if k not in CPL_ONLY}
 
 
 RANGES = {

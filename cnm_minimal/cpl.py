@@ -1,4 +1,4 @@
-"""CPL assembled: CNM's transformer with K Gaussian proposals, scheduled negatives and one objective (CPL chapter).
+"""CPL assembled: CNM's transformer with K Gaussian proposals, scheduled negatives and one objective (chapter 12).
 
 CPL (Zheng et al., CVPR 2022, "Weakly Supervised Temporal Sentence Grounding with Gaussian-based Contrastive
 Proposal Learning") is CNM's successor by the same authors. It keeps every part CNM shares with it, unchanged:
@@ -6,13 +6,13 @@ the projections, the start and mask tokens, the two decoders and mask-conditione
 hidden words and the label-smoothed next-word loss (chapter 6), the hinge (chapter 7). What changes:
 
 * mask generation reads a learned token appended after the clips and predicts K proposals
-  (:mod:`cnm_minimal.gaussian_proposals`, Eq. P.1-P.2);
+  (:mod:`cnm_minimal.gaussian_proposals`, Eq. 12.1-12.2);
 * each proposal brings two negatives that move in from the video's ends as training proceeds, and the
-  positive is the proposal that reconstructs best (:mod:`cnm_minimal.proposal_mining`, Eq. P.3);
+  positive is the proposal that reconstructs best (:mod:`cnm_minimal.proposal_mining`, Eq. 12.3);
 * one objective, ``L_rec + alpha1 L_rank + alpha2 L_div``, trained by one optimiser
-  (:mod:`cnm_minimal.proposal_losses`, Eq. P.4-P.7): the trainer's ``--mode joint``;
+  (:mod:`cnm_minimal.proposal_losses`, Eq. 12.4-12.7): the trainer's ``--mode joint``;
 * inference reconstructs the query from each proposal and keeps the best (or the vote,
-  :mod:`cnm_minimal.proposal_selection`, Eq. P.8), so unlike CNM it needs the sentence's words and hides some.
+  :mod:`cnm_minimal.proposal_selection`, Eq. 12.8), so unlike CNM it needs the sentence's words and hides some.
 
 :class:`CPL` is a :class:`~cnm_minimal.model.CNM` with another head; it inherits the embedding, the
 reconstruction and the sentence losses. The margins m1, m2 are CNM's ``beta1``, ``beta2`` (0.1, 0.15 in both
@@ -41,12 +41,12 @@ class CPLConfig(CNMConfig):
     """CNM's sizes plus CPL's constants; defaults are the authors' Charades-STA values (spec section 7)."""
 
     num_proposals: int = 8            # K
-    sigma: float = 9.0                # a proposal's std is its width / sigma (Eq. P.2)
-    gamma: float = 0.5                # the negatives' schedule, rho = (e / E)^gamma (Eq. P.3)
-    div_lambda: float = 0.146         # lambda of the diversity loss (Eq. P.6)
-    alpha1: float = 1.0               # weight of the rank loss (Eq. P.7)
+    sigma: float = 9.0                # a proposal's std is its width / sigma (Eq. 12.2)
+    gamma: float = 0.5                # the negatives' schedule, rho = (e / E)^gamma (Eq. 12.3)
+    div_lambda: float = 0.146         # lambda of the diversity loss (Eq. 12.6)
+    alpha1: float = 1.0               # weight of the rank loss (Eq. 12.7)
     alpha2: float = 5.0               # weight of the diversity loss
-    selection: Literal["loss", "vote"] = "loss"   # the answer at inference (Eq. P.8)
+    selection: Literal["loss", "vote"] = "loss"   # the answer at inference (Eq. 12.8)
 
 
 class CPLOutput(NamedTuple):
@@ -60,9 +60,9 @@ class CPLOutput(NamedTuple):
     nll_right: torch.Tensor            # [B, K]
     nll_hard: torch.Tensor             # [B] the whole video
     best: torch.Tensor                 # [B] k*
-    rec_loss: torch.Tensor             # Eq. P.4
-    rank_loss: torch.Tensor            # Eq. P.5
-    div_loss: torch.Tensor             # Eq. P.6
+    rec_loss: torch.Tensor             # Eq. 12.4
+    rank_loss: torch.Tensor            # Eq. 12.5
+    div_loss: torch.Tensor             # Eq. 12.6
     ivc_loss: torch.Tensor             # alpha1 L_rank + alpha2 L_div
 
 
@@ -72,7 +72,7 @@ class CPLPrediction(NamedTuple):
     width: torch.Tensor                # [B]
     proposals: torch.Tensor            # [B, K, 2] every proposal's moment
     nll: torch.Tensor                  # [B, K] their reconstruction losses
-    vote_segment: torch.Tensor         # [B, 2] the vote's answer (Eq. P.8), whichever selection is configured
+    vote_segment: torch.Tensor         # [B, 2] the vote's answer (Eq. 12.8), whichever selection is configured
 
 
 class CPL(CNM):
@@ -104,7 +104,7 @@ class CPL(CNM):
     def forward(self, frames: torch.Tensor, words: torch.Tensor, word_ids: torch.Tensor, lengths: torch.Tensor,
                 weights: torch.Tensor, hidden_words: torch.Tensor | None = None,
                 rng: torch.Generator | None = None, progress: float = 1.0) -> CPLOutput:
-        """The training pass at ``progress`` = epoch / epochs (Eq. P.1-P.7)."""
+        """The training pass at ``progress`` = epoch / epochs (Eq. 12.1-12.7)."""
         c = self.config
         x = self.prepare(frames, words, lengths, word_ids.shape[1], weights, hidden_words, rng)
         centre, width = self.generate_mask(x.clips, x.words, lengths)
@@ -126,9 +126,12 @@ class CPL(CNM):
                     progress=progress)
 
     def reconstructor_loss(self, batch, rng=None):
+        """CNM's step A does not exist for CPL."""
         raise TypeError("CPL trains one objective with one optimiser: use --mode joint")
 
-    generator_loss = reconstructor_loss
+    def generator_loss(self, batch, rng=None):
+        """Nor does step B."""
+        raise TypeError("CPL trains one objective with one optimiser: use --mode joint")
 
     @torch.no_grad()
     def predict_batch(self, batch, frames: torch.Tensor | None = None,

@@ -1,4 +1,4 @@
-"""Data parallelism over several processes (``torchrun``; chapter 12).
+"""Data parallelism over several processes (``torchrun``; chapter 13).
 
 Every process holds the whole model, reads its own share of each batch and computes its gradients; before
 each optimiser step the gradients are averaged over the processes, so all of them take the same step and

@@ -1,15 +1,15 @@
-"""Gaussian proposals: K candidate moments per query from one head (CPL, chapter 12's predecessor, "CPL").
+"""Gaussian proposals: K candidate moments per query from one head (CPL, chapter 12).
 
 CPL (Zheng et al., CVPR 2022) keeps CNM's transformer but lets the mask generator propose K moments at once.
 A learned token is appended after the N clips; the video decoder's state at that token, ``h``, goes through
 one linear layer with 2K outputs, squashed by a sigmoid (no ``max_width`` here, unlike CNM's Eq. 3):
 
-    (c_1, w_1, ..., c_K, w_K) = sigmoid(W h + b).                                       (Eq. P.1)
+    (c_1, w_1, ..., c_K, w_K) = sigmoid(W h + b).                                       (Eq. 12.1)
 
 Each proposal k becomes a Gaussian over the P proposal slots at ``t_i = i / (P - 1)``, normalised so that its
 largest value on the grid is 1:
 
-    g_k(t) = exp(-(t - c_k)^2 / (2 s_k^2)),   s_k = max(w_k, 0.01) / sigma,   m_k = g_k / max_i g_k(t_i)   (Eq. P.2)
+    g_k(t) = exp(-(t - c_k)^2 / (2 s_k^2)),   s_k = max(w_k, 0.01) / sigma,   m_k = g_k / max_i g_k(t_i)   (Eq. 12.2)
 
 with sigma = 9 on Charades-STA: the Gaussian's standard deviation is a ninth of the width, i.e.
 ``exp(-40.5 (t - c)^2 / w^2)``, a narrower bell than CNM's ``exp(-5.5 (t - c)^2 / w^2)``. The moment of a proposal is
@@ -27,7 +27,7 @@ MIN_WIDTH = 0.01
 
 
 class ProposalHead(nn.Module):
-    """``h [B, d] -> (centres [B, K], widths [B, K])``: K proposals from one linear layer (Eq. P.1)."""
+    """``h [B, d] -> (centres [B, K], widths [B, K])``: K proposals from one linear layer (Eq. 12.1)."""
 
     def __init__(self, hidden: int, num_proposals: int):
         super().__init__()
@@ -48,5 +48,5 @@ def normalised_gaussian(centre: torch.Tensor, std: torch.Tensor, num_slots: int)
 
 
 def proposal_masks(centre: torch.Tensor, width: torch.Tensor, num_slots: int, sigma: float) -> torch.Tensor:
-    """The masks ``m_k [B, K, P]`` of the proposals (Eq. P.2): std ``max(w, 0.01) / sigma``."""
+    """The masks ``m_k [B, K, P]`` of the proposals (Eq. 12.2): std ``max(w, 0.01) / sigma``."""
     return normalised_gaussian(centre, width.clamp(min=MIN_WIDTH) / sigma, num_slots)

@@ -1,4 +1,4 @@
-"""Contrastive proposal mining: the positive proposal and two scheduled negatives per proposal (CPL).
+"""Contrastive proposal mining: the positive proposal and two scheduled negatives per proposal (CPL, chapter 12).
 
 Where CNM contrasts its one mask with the rest of the video (``1 - m``) and the whole video, CPL mines, for
 every proposal k:
@@ -9,10 +9,10 @@ every proposal k:
   ``[c - w/2, c + w/2]``, which move from the video's ends towards the proposal as training goes on
   (easy to hard). With ``rho = min(e / E, 1)^gamma`` at epoch e of E (counted from 1), gamma = 0.5:
 
-      left:  centre = width = rho * max(c - w/2, 0) / 2                                     (Eq. P.3)
+      left:  centre = width = rho * max(c - w/2, 0) / 2                                     (Eq. 12.3)
       right: centre = 1 - rho * max(1 - c - w/2, 0) / 2,   width = 1 - centre
 
-  each a normalised Gaussian (Eq. P.2) with std ``max(width, 0.01) / (sigma / 2)``: twice as wide as a
+  each a normalised Gaussian (Eq. 12.2) with std ``max(width, 0.01) / (sigma / 2)``: twice as wide as a
   proposal of the same width. At rho = 0 each negative is a narrow bell on the video's first or last slot; at
   rho = 1 it sits in the middle of the gap between the proposal and that end;
 * the **hard negative** is CNM's: the whole video (all ones, one per query).
@@ -32,7 +32,7 @@ def negative_schedule(progress: float, gamma: float) -> float:
 
 def negative_proposals(centre: torch.Tensor, width: torch.Tensor, num_slots: int, sigma: float,
                        rho: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The left and right negative masks ``[B, K, P]`` of every proposal (Eq. P.3)."""
+    """The left and right negative masks ``[B, K, P]`` of every proposal (Eq. 12.3)."""
     left_centre = (centre - width / 2).clamp(min=0.0) * rho / 2
     right_centre = 1 - (1 - centre - width / 2).clamp(min=0.0) * rho / 2
     spread = sigma / 2

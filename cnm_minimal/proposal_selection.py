@@ -1,11 +1,11 @@
-"""Which of the K proposals is the answer: lowest reconstruction loss, or a vote among them (CPL inference).
+"""Which of the K proposals is the answer: the lowest reconstruction loss, or a vote (CPL, chapter 12).
 
 CPL has no score head: at inference the reconstructor runs on every proposal (words hidden as in training)
 and the answer is the proposal that rebuilds the query best, ``argmin_k L^p_k``. The vote variant of the
 authors' code lets the proposals agree instead: with ``c_j = IoU(p_best, p_j)``, the overlap of proposal j with
 the lowest-loss one,
 
-    score_i = sum_j IoU(p_i, p_j) c_j,    answer = argmax_i score_i,                          (Eq. P.8)
+    score_i = sum_j IoU(p_i, p_j) c_j,    answer = argmax_i score_i,                          (Eq. 12.8)
 
 so a proposal wins when it overlaps the proposals that overlap the best one.
 """
@@ -32,7 +32,7 @@ def select_lowest_loss(nll_positive: torch.Tensor) -> torch.Tensor:
 
 
 def select_by_vote(segments: torch.Tensor, nll_positive: torch.Tensor) -> torch.Tensor:
-    """``[B]``: the proposal with the highest vote (Eq. P.8)."""
+    """``[B]``: the proposal with the highest vote (Eq. 12.8)."""
     iou = pairwise_iou(segments)
     best = select_lowest_loss(nll_positive)
     weights = iou.gather(1, best[:, None, None].expand(-1, 1, iou.shape[2])).squeeze(1)     # c_j, [B, K]

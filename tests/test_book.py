@@ -21,7 +21,9 @@ CORE_MODULES = ["cnm_minimal.metrics", "cnm_minimal.baselines", "cnm_minimal.ato
                 "cnm_minimal.gaussian_mask", "cnm_minimal.negatives", "cnm_minimal.dropout", "cnm_minimal.attention",
                 "cnm_minimal.reconstruction", "cnm_minimal.losses", "cnm_minimal.model", "cnm_minimal.config",
                 "cnm_minimal.checkpoints", "cnm_minimal.distributed", "cnm_minimal.train", "cnm_minimal.evaluate",
-                "cnm_minimal.ablations", "cnm_minimal.bias", "cnm_minimal.official", "cnm_minimal.study"]
+                "cnm_minimal.ablations", "cnm_minimal.bias", "cnm_minimal.official", "cnm_minimal.study",
+                "cnm_minimal.gaussian_proposals", "cnm_minimal.proposal_mining", "cnm_minimal.proposal_losses",
+                "cnm_minimal.proposal_selection", "cnm_minimal.cpl"]
 MAX_LISTING_LINES = 60
 TAGS = {"nbval-check-output", "nbval-ignore-output"}
 

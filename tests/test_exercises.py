@@ -90,6 +90,17 @@ def best_constant_window(train_segments, step=0.01):
     return best
 '''
 
+VOTE = '''
+import torch
+
+def vote_answer(segments, nll):
+    start, end = segments[..., 0], segments[..., 1]
+    inter = torch.minimum(end[:, :, None], end[:, None, :]) - torch.maximum(start[:, :, None], start[:, None, :])
+    union = torch.maximum(end[:, :, None], end[:, None, :]) - torch.minimum(start[:, :, None], start[:, None, :])
+    iou = ((inter + 1e-10) / (union + 1e-10)).clamp(min=0.0)
+    {body}
+'''
+
 WRONG = [
     Wrong("best_constant_window", "grid-without-end-point", GRID_SEARCH.format(grid="np.arange(0.0, 1.0, step)"),
           "includes its end point 1"),
@@ -190,6 +201,17 @@ WRONG = [
           "def clip_width_predictions(records, width):\n"
           "    return segments_from_centre_width([r['centre'] for r in records], np.full(len(records), width))\n",
           "calls the package's own `cnm_minimal.baselines.segments_from_centre_width`"),
+    Wrong("vote_answer", "lowest-loss-only", VOTE.format(body="return nll.argmin(dim=-1)"),
+          "returned the lowest-loss proposal"),
+    Wrong("vote_answer", "unweighted-vote", VOTE.format(body="return iou.sum(dim=-1).argmax(dim=-1)"),
+          "every voter counts the same in your vote"),
+    Wrong("vote_answer", "weights-by-the-worst",
+          VOTE.format(body="c = iou[torch.arange(len(nll)), nll.argmax(-1)]\n"
+                           "    return (iou * c[:, None, :]).sum(dim=-1).argmax(dim=-1)"),
+          "the IoU with the proposal of the *lowest* loss"),
+    Wrong("vote_answer", "imports-the-package",
+          "from cnm_minimal.proposal_selection import select_by_vote as vote_answer\n",
+          "calls the package's own `cnm_minimal.proposal_selection.select_by_vote`"),
 ]
 
 

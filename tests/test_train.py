@@ -157,3 +157,25 @@ def test_ablation_runner_writes_one_result_per_run_and_a_table(tmp_path):
     mtime = (tmp_path / "full_seed0.json").stat().st_mtime
     run_ablations(base, [0], tmp_path, variants=["full"])                 # finished runs are not repeated
     assert (tmp_path / "full_seed0.json").stat().st_mtime == mtime
+
+
+def test_an_interrupted_ablation_run_continues_from_its_checkpoint(tmp_path):
+    from cnm_minimal.ablations import run_ablations
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_epoch_1(line):
+        if line.startswith("epoch 1/2"):
+            raise Interrupted
+
+    whole = run_ablations(tiny(epochs=2, out=str(tmp_path / "a")), [0], tmp_path / "a", variants=["full"])
+    folder = tmp_path / "b" / "runs" / "full_seed0"                     # where the runner keeps that run
+    with pytest.raises(Interrupted):
+        train.fit(tiny(epochs=2, seed=0, out=str(folder), progress=False), log=stop_after_epoch_1)
+    assert (folder / "last.pt").is_file() and not (tmp_path / "b" / "full_seed0.json").exists()
+    resumed = run_ablations(tiny(epochs=2, out=str(tmp_path / "b")), [0], tmp_path / "b", variants=["full"])
+    assert resumed["full"]["mean"] == whole["full"]["mean"]
+    a = json.loads((tmp_path / "a" / "full_seed0.json").read_text())
+    b = json.loads((tmp_path / "b" / "full_seed0.json").read_text())
+    assert [h["val"] for h in a["history"]] == [h["val"] for h in b["history"]]

@@ -16,13 +16,10 @@ import re
 import sys
 from pathlib import Path
 
-from collect_timeline_results import centre_histogram
+from collect_timeline_results import blind_baselines, centre_histogram
 
 from cnm_minimal.ablations import portable
 from cnm_minimal.atomic import write_json
-from cnm_minimal.bias import baseline_table
-from cnm_minimal.config import TrainConfig
-from cnm_minimal.train import prepare_data
 
 
 def stretches(source: Path) -> list[dict]:
@@ -38,15 +35,6 @@ def stretches(source: Path) -> list[dict]:
                       "wall_s": sum(float(part) * 60 ** k for k, part in enumerate(parts)) if wall else None,
                       "exit_status": int(status.group(1)) if status else None})
     return found
-
-
-def blind_baselines(run: dict) -> dict:
-    """Chapter 11's video-blind baselines (:func:`~cnm_minimal.bias.baseline_table`), chosen on the run's own
-    training split and scored on each of its test splits: the same queries the run was scored on."""
-    values = {k: v for k, v in run["config"].items() if k != "model"} | {"cache_features": False}
-    data = prepare_data(TrainConfig.build(**values, model=run["config"]["model"]))
-    return {split: baseline_table(data.splits["train"].queries, data.splits[split].queries)
-            for split in sorted(set(data.splits) - {"train", "val"})}
 
 
 def cpu_model() -> str:

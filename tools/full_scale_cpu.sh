@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full-scale experiment on the CPU (chapter 12), for when no GPU is lent: the authors' Charades-STA configuration
+# The full-scale experiment on the CPU (chapter 13), for when no GPU is lent: the authors' Charades-STA configuration
 # (configs/charades_i3d.json: d = 256, 3 + 3 layers, 200 clips, batch 128, lr 4e-4, warm-up 400, 50 epochs, float32)
 # on timeline features of the real annotations, CNM's split, the epoch chosen on validation; every epoch also scores
 # Charades-CD's test-iid and test-ood queries on videos the run neither trains nor validates on (--cd-splits).

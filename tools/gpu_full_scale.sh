@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The full-scale experiment on one GPU, as one short script (chapter 12). Writes everything under $OUT:
+# The full-scale experiment on one GPU, as one short script (chapter 13). Writes everything under $OUT:
 #   environment.txt, train_step_cuda.json (the train-step benchmark on CUDA), full_scale/results.json (the
 #   50-epoch run: per-epoch validation and test metrics, prior-hard and time-reversed metrics, peak memory,
 #   provenance),
-#   full_scale/predictions_test.jsonl, and log.txt. Copy them to book/results/full_scale/ and re-execute chapter 12.
+#   full_scale/predictions_test.jsonl, and log.txt. Copy them to book/results/full_scale/ and re-execute chapter 13.
 # Usage: OUT=runs/gpu SHARED=path/to/data bash tools/gpu_full_scale.sh   (PYTHON=... the interpreter, torch with CUDA;
 #        without SHARED, or without the Charades files in it, the full-size simulated benchmark)
 set -euo pipefail

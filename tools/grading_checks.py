@@ -43,6 +43,7 @@ from cnm_minimal.model import CNM as _CNM  # noqa: E402
 from cnm_minimal.model import CNMConfig as _CNMConfig  # noqa: E402
 from cnm_minimal.negatives import mine_samples as _mine_samples  # noqa: E402
 from cnm_minimal.negatives import stack_samples as _stack_samples  # noqa: E402
+from cnm_minimal.proposal_selection import select_by_vote as _select_by_vote  # noqa: E402
 from cnm_minimal.reconstruction import label_smoothed_nll as _label_smoothed_nll  # noqa: E402
 
 _temporal_iou = _metrics.temporal_iou
@@ -58,8 +59,8 @@ class Exercise:
 
 
 # Chapters whose checks need only the exercise cells: ``tools/grade.py`` runs just those cells (its fast mode)
-# unless told ``--cells all``. Chapter 9's notebook trains for minutes; its check needs one pure function.
-EXERCISE_CELLS_ONLY = {"09_training"}
+# unless told ``--cells all``. Chapters 9 and 12 train for minutes; their checks need one pure function.
+EXERCISE_CELLS_ONLY = {"09_training", "12_cpl"}
 
 
 def _write_it(what: str, allowed: str = "") -> str:
@@ -503,6 +504,53 @@ def check_count_parameters(count_parameters) -> None:
                              "go through CNM.__init__, DecoderLayer and MultiheadAttention module by module")
 
 
+# -- chapter 12 ---------------------------------------------------------------------------------------------
+def _vote_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    agree = torch.tensor([[[0.0, 0.4], [0.1, 0.5], [0.1, 0.5], [0.1, 0.5], [0.8, 1.0]]])
+    generator = torch.Generator().manual_seed(12)
+    starts = torch.rand(6, 8, generator=generator) * 0.7
+    random = torch.stack([starts, starts + 0.05 + torch.rand(6, 8, generator=generator) * 0.3], dim=-1)
+    apart = torch.tensor([[[0.0, 0.1], [0.3, 0.4], [0.6, 0.7]]])           # no two proposals overlap
+    return [("three proposals that agree with each other but not exactly with the lowest-loss one", agree,
+             torch.tensor([[1.0, 2.0, 3.0, 2.5, 1.5]])),
+            ("6 queries of 8 random proposals", random, torch.rand(6, 8, generator=generator)),
+            ("proposals that do not overlap at all", apart, torch.tensor([[2.0, 0.5, 1.0]]))]
+
+
+def check_vote_answer(vote_answer) -> None:
+    f = as_submission(vote_answer, "vote_answer").forbid(
+        {"cnm_minimal.proposal_selection.select_by_vote": _write_it("the vote"),
+         "cnm_minimal.proposal_selection.pairwise_iou": _write_it("the pairwise IoU")})
+    for case, segments, nll in _vote_cases():
+        got = f(segments, nll)
+        expected = _select_by_vote(segments, nll)
+        answer = _tensor(got, f"vote_answer on {case}")
+        assert tuple(answer.shape) == tuple(expected.shape), (
+            f"vote_answer on {case} should return one index per query, shape {tuple(expected.shape)}; got shape "
+            f"{tuple(answer.shape)}")
+        if torch.equal(answer.long(), expected):
+            continue
+        if torch.equal(answer.long(), nll.argmin(-1)):
+            raise AssertionError(f"vote_answer on {case} returned the lowest-loss proposal; the vote of Eq. 12.8 can "
+                                 "choose another one: score_i = sum_j IoU(p_i, p_j) c_j")
+        iou = _pairwise(segments)
+        if torch.equal(answer.long(), iou.sum(-1).argmax(-1)):
+            raise AssertionError(f"vote_answer on {case}: every voter counts the same in your vote (c_j = 1, the "
+                                 "ActivityNet rule); weight voter j by c_j, its IoU with the lowest-loss proposal")
+        worst = iou[torch.arange(len(nll)), nll.argmax(-1)]
+        if torch.equal(answer.long(), (iou * worst[:, None, :]).sum(-1).argmax(-1)):
+            raise AssertionError(f"vote_answer on {case}: c_j should be the IoU with the proposal of the *lowest* "
+                                 "loss (argmin), not the highest")
+        raise AssertionError(f"vote_answer on {case} chose {answer.long().tolist()}, expected {expected.tolist()}")
+
+
+def _pairwise(segments: torch.Tensor) -> torch.Tensor:
+    start, end = segments[..., 0], segments[..., 1]
+    inter = torch.minimum(end[:, :, None], end[:, None, :]) - torch.maximum(start[:, :, None], start[:, None, :])
+    union = torch.maximum(end[:, :, None], end[:, None, :]) - torch.minimum(start[:, :, None], start[:, None, :])
+    return ((inter + 1e-10) / (union + 1e-10)).clamp(min=0.0)
+
+
 REWORDED_EXERCISES = [
     Exercise("05_attention", 2, "masked_multihead_attention", 1, check_masked_multihead_attention),
     Exercise("06_masked_reconstruction", 2, "smoothed_loss_floor", 1, check_smoothed_loss_floor),
@@ -522,6 +570,7 @@ EXERCISES = [
     Exercise("07_ivc_loss", 2, "ivc_terms", 1, check_ivc_terms),
     Exercise("08_assembly", 2, "three_separate_passes", 1, check_three_separate_passes),
     Exercise("09_training", 3, "clip_width_predictions", 1, check_clip_width_predictions),
+    Exercise("12_cpl", 2, "vote_answer", 1, check_vote_answer),
 ]
 CURRENT_EXERCISES = list(EXERCISES)
 if USE_REWORDED:
