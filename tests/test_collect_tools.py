@@ -60,3 +60,21 @@ def test_portable_records_carry_no_path_of_this_machine_and_can_be_applied_twice
     assert once["provenance"]["command"] == "python -m cnm_minimal train --feature-file $PWD/f.hdf5"
     assert once["config"] == {"feature_file": "$PWD/f.hdf5", "epochs": 1, "data": "../shared/data/charades-sta"}
     assert once["data"] == {"words_without_vector": 2} and portable(once) == once
+
+
+def test_proposal_spread_describes_each_cpl_proposal_over_the_test_split(tmp_path):
+    import collect_timeline_results
+
+    config = TrainConfig.build(data=str(ROOT / "data_samples" / "charades-sta-sim"), out=str(tmp_path / "cpl"),
+                               architecture="cpl", mode="joint", epochs=1, num_clips=16, hidden=32, heads=2,
+                               video_layers=1, query_layers=1, num_proposals=4, batch_size=64, warmup_updates=5,
+                               device="cpu")
+    data = train.prepare_data(config)
+    train.fit(config, data, log=lambda line: None)
+    spread = collect_timeline_results.proposal_spread(tmp_path / "cpl" / "best.pt", data)
+    assert spread["queries"] == len(data.splits["test"])
+    assert all(len(spread[key]) == 4 for key in ("centre_mean", "centre_std", "width_mean", "width_std",
+                                                 "answer_share"))
+    assert sum(spread["answer_share"]) == pytest.approx(1.0)
+    assert all(0 <= c <= 1 for c in spread["centre_mean"]) and all(0 < w <= 1 for w in spread["width_mean"])
+    assert spread == collect_timeline_results.proposal_spread(tmp_path / "cpl" / "best.pt", data)   # seeded

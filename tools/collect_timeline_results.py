@@ -4,9 +4,12 @@ The runs themselves (``python -m cnm_minimal ablations --variants full ...``, co
 write into runs/, which is never committed: their prediction files hold the real sentences. What is committed is
 numbers only: each run's summary (metrics per epoch, configuration, provenance), the table over seeds, and a 2-D
 histogram of predicted against true moment centres on the test split (counts in 20 x 20 bins, no per-query rows);
-with ``--baselines``, also chapter 11's video-blind baselines on the runs' own test splits (``baselines.json``).
+with ``--baselines``, also chapter 11's video-blind baselines on the runs' own test splits (``baselines.json``);
+with ``--proposals``, for each CPL run whose checkpoint is there, where its K proposals lie on the test split
+(``<run>_proposals.json``: per proposal, the mean and spread over queries of its centre and width, and how often it
+is the answer; chapter 12).
 
-    python tools/collect_timeline_results.py runs/real_cnm book/results/timelines/cnm_split [--baselines]
+    python tools/collect_timeline_results.py runs/real_cnm book/results/timelines/cnm_split [--baselines] [--proposals]
 """
 
 import shutil
@@ -16,11 +19,13 @@ from pathlib import Path
 import json
 
 import numpy as np
+import torch
 
 from cnm_minimal.atomic import write_json
 from cnm_minimal.bias import baseline_table
+from cnm_minimal.checkpoints import model_from_checkpoint
 from cnm_minimal.config import TrainConfig
-from cnm_minimal.evaluate import read_predictions
+from cnm_minimal.evaluate import read_predictions, split_loader
 from cnm_minimal.train import prepare_data
 
 
@@ -33,14 +38,39 @@ def centre_histogram(predictions: Path, bins: int = 20) -> dict:
             "counts": counts.astype(int).tolist(), "pearson_r": float(np.corrcoef(truth, predicted)[0, 1])}
 
 
+def run_data(run: dict):
+    """The data a committed record was trained on (a portable record's ``$PWD/`` paths read from the current
+    folder)."""
+    here = str(Path.cwd()) + "/"
+    values = {k: v.replace("$PWD/", here) if isinstance(v, str) else v for k, v in run["config"].items()
+              if k != "model"} | {"cache_features": False}
+    return prepare_data(TrainConfig.build(**values, model=run["config"]["model"]))
+
+
+@torch.no_grad()
+def proposal_spread(checkpoint: Path, data, batch_size: int = 64) -> dict:
+    """Where a CPL checkpoint's K proposals lie on the test split: for each proposal k (in the head's order), the
+    mean and standard deviation over queries of its segment's centre and width, and the share of queries whose
+    answer it is. A spread near 0 means proposal k is the same window for every query."""
+    model = model_from_checkpoint(checkpoint).model.eval()
+    rng = torch.Generator().manual_seed(0)
+    segments, answers = [], []
+    for batch in split_loader(data.splits["test"], data.embeddings, batch_size):
+        out = model.predict_batch(batch, rng=rng)
+        segments.append(out.proposals)
+        answers.append(out.nll.argmin(dim=-1))
+    segments, answers = torch.cat(segments), torch.cat(answers)
+    centre, width = segments.mean(dim=-1), segments[..., 1] - segments[..., 0]
+    share = torch.bincount(answers, minlength=segments.shape[1]).double() / len(answers)
+    return {"queries": len(answers), "centre_mean": centre.mean(0).tolist(), "centre_std": centre.std(0).tolist(),
+            "width_mean": width.mean(0).tolist(), "width_std": width.std(0).tolist(), "answer_share": share.tolist()}
+
+
 def blind_baselines(run: dict) -> dict:
     """Chapter 11's video-blind baselines (:func:`~cnm_minimal.bias.baseline_table`), chosen on the run's own
     training split and scored on each of its test splits: the same queries the run was scored on (a portable record's
     ``$PWD/`` paths are read from the current folder)."""
-    here = str(Path.cwd()) + "/"
-    values = {k: v.replace("$PWD/", here) if isinstance(v, str) else v for k, v in run["config"].items()
-              if k != "model"} | {"cache_features": False}
-    data = prepare_data(TrainConfig.build(**values, model=run["config"]["model"]))
+    data = run_data(run)
     return {split: baseline_table(data.splits["train"].queries, data.splits[split].queries)
             for split in sorted(set(data.splits) - {"train", "val"})}
 
@@ -56,6 +86,14 @@ def main(source: str, target: str, *options: str) -> int:
             write_json(target / f"{path.stem}_centres.json", centre_histogram(run))
     if "--baselines" in options:
         write_json(target / "baselines.json", blind_baselines(json.loads(records[0].read_text())))
+    if "--proposals" in options:
+        data = None
+        for path in records:
+            checkpoint = source / "runs" / path.stem / "best.pt"
+            run = json.loads(path.read_text())
+            if run["config"].get("architecture") == "cpl" and checkpoint.is_file():
+                data = data or run_data(run)
+                write_json(target / f"{path.stem}_proposals.json", proposal_spread(checkpoint, data))
     print(f"{source} -> {target}: {sorted(p.name for p in target.iterdir())}")
     return 0
 
