@@ -50,4 +50,4 @@ def test_cnm_and_cpl_differ_only_in_the_model_and_cpl_runs_only_in_lambda():
 
 def test_the_committed_records_hold_numbers_not_sentences():
     text = "".join(p.read_text() for folder in FOLDERS for p in (TIMELINES / folder).iterdir())
-    assert '"sentence"' not in text and "/work/" not in text
+    assert '"sentence"' not in text and str(TIMELINES.parents[3]) + "/" not in text      # no path of this machine
