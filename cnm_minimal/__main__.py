@@ -1,7 +1,7 @@
 """``python -m cnm_minimal COMMAND ...``: one entry point for every command of the package.
 
 Commands: ``train``, ``evaluate``, ``simulate``, ``download``, ``import-official``, ``bias``, ``ablations``,
-``study``.
+``study``, ``reproduce``.
 ``python -m cnm_minimal COMMAND --help`` explains each. ``train --config configs/charades_i3d.json`` starts from
 one of the authors' configurations (``configs/`` mirrors theirs); any value can then be overridden on the
 command line (``--epochs 5 --batch-size 32``). Under ``torchrun --nproc_per_node=N`` the same ``train`` runs
@@ -25,6 +25,7 @@ COMMANDS = {
     "bias": "the temporal-bias report of an annotation set (chapter 11)",
     "ablations": "the paper's ablations and the probes, over several seeds (chapters 10 and 11)",
     "study": "when the contrastive signal exists: ablations x temporal prior x confusers (chapter 10)",
+    "reproduce": "rerun one of the book's committed results from public files (reproduce list names them)",
 }
 
 
@@ -150,6 +151,8 @@ def run_command(command: str, rest: list[str]) -> int:
         from cnm_minimal.bias import main as run
     elif command == "study":
         from cnm_minimal.study import main as run
+    elif command == "reproduce":
+        from cnm_minimal.reproduce import main as run
     else:
         from cnm_minimal.ablations import main as run
     return run(rest)

@@ -144,6 +144,34 @@ def charades_cd_report(directory, step: float = 0.01) -> dict:
             for split in ("test_iid", "test_ood")}
 
 
+def run_against_baselines(results: dict, train: list[Query], test: list[Query]) -> dict:
+    """A run's selected epoch (its ``results.json``) beside the video-blind baselines chosen on the run's own
+    training queries: mIoU and R@0.5 on all test queries, the prior-hard ones and the time-reversed split, the
+    centre correlation, and whether the baselines' constant window is the run's."""
+    table = baseline_table(train, test)
+    model = {"all": results["test_at_selected"], "prior_hard": results["test_prior_hard_at_selected"],
+             "reversed": results["test_reversed_at_selected"]}
+    keep = ("best constant window", "random (mean of 100 seeds)", "temporal-prior sampler (mean of 100 seeds)")
+    rows = {"CNM (epoch chosen on validation)": model} | {name: table["rows"][name] for name in keep}
+    return {"rows": {name: {part: {k: row[part][k] for k in ("mIoU", "R@0.5")} for part in model}
+                     for name, row in rows.items()},
+            "centre_correlation": results["centre_correlation_at_selected"],
+            "prior_hard_count": table["prior_hard_count"], "test_count": table["test_count"],
+            "window": table["window"], "same_window": table["window"] == [round(x, 6) for x in results["constant_window"]]}
+
+
+def format_run_against_baselines(table: dict) -> str:
+    """:func:`run_against_baselines` as text (percent)."""
+    hard = f"prior-hard ({table['prior_hard_count']} of {table['test_count']})"
+    lines = [f"{'':44s}   {'all queries':>13s}   {hard:>13s}   {'time-reversed':>13s}",
+             f"{'':44s}" + f"   {'mIoU':>6s} {'R@0.5':>6s}" * 3]
+    for name, row in table["rows"].items():
+        lines.append(f"{name:44s}   " + "   ".join(f"{100 * row[part]['mIoU']:6.1f} {100 * row[part]['R@0.5']:6.1f}"
+                                                for part in ("all", "prior_hard", "reversed")))
+    lines.append(f"centre correlation (predicted vs true, test): {table['centre_correlation']:.2f}")
+    return "\n".join(lines)
+
+
 def _read(path: Path, durations: dict[str, float] | None) -> list[Query]:
     if path.suffix == ".txt":
         if durations is None:

@@ -142,3 +142,13 @@ def save_predictions(path, predictions: dict[str, np.ndarray], queries) -> None:
 def read_predictions(path) -> list[dict]:
     """The records written by :func:`save_predictions`."""
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def centre_histogram(records: list[dict], bins: int = 20) -> dict:
+    """Predicted against true moment centres of prediction ``records`` as a 2-D histogram (counts in ``bins`` x
+    ``bins`` cells, no per-query rows: numbers only) and their Pearson correlation."""
+    truth = np.array([sum(r["moment"]) / 2 for r in records])
+    predicted = np.array([r["centre"] for r in records])
+    counts, _, _ = np.histogram2d(truth, predicted, bins=bins, range=[[0, 1], [0, 1]])
+    return {"bins": bins, "axes": ["true centre", "predicted centre"], "queries": len(records),
+            "counts": counts.astype(int).tolist(), "pearson_r": float(np.corrcoef(truth, predicted)[0, 1])}

@@ -99,7 +99,7 @@ def run_study(base, seeds: list[int], out: Path, work: Path, charades: Path, var
     for condition, fraction in conditions.items():
         config = type(base).build(**base.flat() | {"reverse_fraction": fraction})
         run_ablations(config, seeds, out / condition, variants, work=work / condition)
-    classes = read_classes(charades / "charades_v1_classes.tsv")
+    classes = read_classes()
     timelines, _ = read_timelines(sorted(charades.glob("Charades_v1_*.csv")), classes)
     table = {condition: summarise_condition(out / condition, work / condition, timelines, classes)
              for condition in conditions}
@@ -145,7 +145,7 @@ def summarise_condition(out: Path, work: Path, timelines: dict, classes: dict) -
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal study", description=__doc__.split("\n")[0])
     parser.add_argument("--charades", type=Path, required=True,
-                        help="the folder with Charades_v1_{train,test}.csv and charades_v1_classes.tsv")
+                        help="the folder with Charades_v1_{train,test}.csv (download get charades-sta)")
     parser.add_argument("--work", type=Path, default=Path("runs/study"), help="the run folders (per-query rows)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))

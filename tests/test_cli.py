@@ -88,30 +88,24 @@ def test_the_gpu_script_parses_and_uses_only_package_commands():
     script = ROOT / "tools" / "gpu_full_scale.sh"
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
     text = script.read_text()
-    for command in ("simulate full", "simulate timelines", "train \"${DATA[@]}\""):
+    for command in ("simulate full", "reproduce full-scale", "train --config configs/charades_sim_full.json"):
         assert f"-m cnm_minimal {command}" in text
-    for config in ("configs/charades_sim_full.json", "configs/charades_i3d.json"):
-        assert f"--config {config}" in text and (ROOT / config).is_file()
+    assert "shared" not in text and (ROOT / "configs" / "charades_sim_full.json").is_file()
     assert "benchmarks/train_step.py --device cuda" in text
 
 
-def test_the_cpu_full_scale_script_starts_and_then_resumes_the_same_run(tmp_path):
-    """tools/full_scale_cpu.sh with a stand-in interpreter that records its arguments: the first call starts the
-    run with the authors' Charades configuration, a call after a checkpoint exists adds --resume."""
+def test_the_cpu_full_scale_script_runs_the_full_scale_recipe_in_the_same_folder_each_time(tmp_path):
+    """tools/full_scale_cpu.sh with a stand-in interpreter that records its arguments: every call runs the same
+    recipe into the same folder (the recipe resumes the run it finds there: tests/test_reproduce.py)."""
     stub = tmp_path / "python"
     stub.write_text('#!/bin/sh\necho "$@" >> calls.txt\n')
     stub.chmod(0o755)
-    (tmp_path / "features.hdf5").write_bytes(b"")
-    env = dict(os.environ, PYTHON=str(stub), SHARED="shared", FEATURES="features.hdf5")
+    env = dict(os.environ, PYTHON=str(stub))
     script = ROOT / "tools" / "full_scale_cpu.sh"
     for _ in range(2):
         assert subprocess.run(["bash", str(script)], cwd=tmp_path, env=env).returncode == 0
-        (tmp_path / "runs" / "full_scale" / "cnm_split").mkdir(parents=True, exist_ok=True)
-        (tmp_path / "runs" / "full_scale" / "cnm_split" / "last.pt").write_bytes(b"")
     first, second = (tmp_path / "calls.txt").read_text().splitlines()
-    assert first.startswith("-m cnm_minimal train --config configs/charades_i3d.json --data shared/charades-sta")
-    assert f"--feature-file {tmp_path}/features.hdf5" in first and "--cd-splits shared/charades-cd" in first
-    assert "--device cpu --amp false" in first and "--resume" not in first
-    assert second == first + " --resume"
+    assert first == second == "-m cnm_minimal reproduce full-scale --out runs/full_scale/cnm_split"
+    assert "shared" not in script.read_text()
     if Path("/usr/bin/time").is_file():                            # GNU time: one report per stretch
         assert len(list((tmp_path / "runs" / "full_scale").glob("time_*.txt"))) == 2

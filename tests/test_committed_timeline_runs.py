@@ -44,10 +44,25 @@ def test_cnm_and_cpl_differ_only_in_the_model_and_cpl_runs_only_in_lambda():
     changed = {k for k in cpl["config"]["model"] if cpl["config"]["model"][k] != scaled["config"]["model"][k]}
     assert changed == {"div_lambda"} and scaled["config"]["model"]["div_lambda"] == 0.45
     for record in (cnm, cpl, scaled):
-        assert record["config"]["cd_splits"] == "../shared/data/charades-cd" and record["config"]["epochs"] == 2
+        assert record["config"]["cd_splits"] == "$CNM_DATA/charades-cd" and record["config"]["epochs"] == 2
         assert set(record["extra_at_selected"]) == {"cd_test_iid", "cd_test_ood"}
 
 
 def test_the_committed_records_hold_numbers_not_sentences():
     text = "".join(p.read_text() for folder in FOLDERS for p in (TIMELINES / folder).iterdir())
     assert '"sentence"' not in text and str(TIMELINES.parents[3]) + "/" not in text      # no path of this machine
+
+
+def test_every_committed_record_names_the_data_root_and_the_command_that_reruns_it():
+    """No record spells a folder of the machine that made it: the data root is $CNM_DATA, the word-vector file
+    $CNM_WORD_VECTORS; each run's provenance names its ``reproduce`` recipe, which exists."""
+    from cnm_minimal.reproduce import RECIPES
+
+    results = TIMELINES.parent
+    for path in results.rglob("*.json"):
+        text = path.read_text()
+        assert "../shared" not in text and "charades_glove_vocab" not in text and "/tmp/" not in text, path
+        record = json.loads(text)
+        provenance = record.get("provenance") if isinstance(record, dict) else None
+        if isinstance(provenance, dict) and "command" in provenance and "cnm_minimal" in provenance["command"]:
+            assert provenance.get("reproduce", "").split(" ")[-1] in RECIPES or "reproduce" in provenance["command"], path

@@ -84,12 +84,12 @@ def server():
     srv.server_close()
 
 
-def resource_for(srv: FixtureServer, sha256: str = BODY_SHA, folder: str = "data/fixture") -> Resource:
+def resource_for(srv: FixtureServer, sha256: str = BODY_SHA, folder: str = "fixture") -> Resource:
     return Resource("fixture", "fixtures", folder, "file.bin", srv.url(), sha256, len(BODY), "seeded random bytes")
 
 
 def glove_for(srv: FixtureServer, member_sha256: str | None = None) -> Resource:
-    return Resource("toy-glove", "toy-glove", "data/toy-glove", "glove.zip", srv.url("/glove.zip"),
+    return Resource("toy-glove", "toy-glove", "toy-glove", "glove.zip", srv.url("/glove.zip"),
                     hashlib.sha256(ARCHIVE).hexdigest(), len(ARCHIVE), "a zip like GloVe's",
                     members=(Member("glove.6B.300d.txt", member_sha256),))
 
@@ -211,13 +211,13 @@ def test_registry_keeps_every_file_pinned_with_its_size():
     assert cd == {"charades-cd-train": "charades_train.json", "charades-cd-val": "charades_val.json",
                   "charades-cd-test-iid": "charades_test_iid.json", "charades-cd-test-ood": "charades_test_ood.json"}
     glove = dl.RESOURCES["glove-6b"]
-    assert (glove.folder, glove.size, glove.sha256[:16]) == ("data/glove", 862_182_613, "617afb2fe6cbd085")
+    assert (glove.folder, glove.size, glove.sha256[:16]) == ("glove", 862_182_613, "617afb2fe6cbd085")
     assert glove.members == (Member("glove.6B.300d.txt", None),)
     assert all(r.licence for r in resources)
 
 
 def test_resource_rejects_malformed_entries():
-    good = dict(name="x", group="x", folder="data/x", filename="a", url="https://example.org/a", sha256="0" * 64,
+    good = dict(name="x", group="x", folder="x", filename="a", url="https://example.org/a", sha256="0" * 64,
                 size=1, description="")
     Resource(**good)
     for change, match in [({"sha256": "abc"}, "sha256"), ({"filename": "../a"}, "bare file name"),
@@ -226,9 +226,10 @@ def test_resource_rejects_malformed_entries():
             Resource(**{**good, **change})
 
 
-def test_manual_resources_explain_the_steps_and_the_path():
+def test_manual_resources_explain_the_steps_and_the_path(monkeypatch):
+    monkeypatch.setenv("CNM_DATA", "/somewhere/data")
     manual = dl.MANUAL_RESOURCES
-    assert (manual["charades-i3d"].path, manual["charades-i3d"].dim) == ("data/charades-sta/i3d_features.hdf5", 1024)
+    assert (manual["charades-i3d"].path, manual["charades-i3d"].dim) == ("charades-sta/i3d_features.hdf5", 1024)
     assert (manual["activitynet-c3d"].dim, manual["activitynet-c3d"].layout) == (500, "c3d")
     assert manual["activitynet-clip"].dim == 512
     for m in manual.values():
@@ -241,8 +242,9 @@ def test_manual_resources_explain_the_steps_and_the_path():
 
 @pytest.fixture
 def registry(server, tmp_path, monkeypatch):
-    """The loopback resources in the registry, and the working directory in ``tmp_path``."""
+    """The loopback resources in the registry, the working directory in ``tmp_path`` and the data root its ``data/``."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CNM_DATA", "data")
     for resource in (resource_for(server), glove_for(server)):
         monkeypatch.setitem(dl.RESOURCES, resource.name, resource)
     return dl.RESOURCES
@@ -263,7 +265,7 @@ def test_cli_list_shows_every_file_and_its_state_on_disk(registry, capsys):
         assert r.url in out and r.sha256 in out and r.licence in out
     for manual in dl.MANUAL_RESOURCES.values():
         assert manual.path in out
-    assert "data/toy-glove/glove.zip" in out and "[missing]" in out and "checked by its size in the zip" in out
+    assert "Data root: data" in out and "data/toy-glove/glove.zip" in out and "[missing]" in out and "checked by its size in the zip" in out
 
     assert dl.main(["get", "toy-glove", "--no-progress"]) == 0
     Path("data/toy-glove/glove.6B.300d.txt").write_text("the 0.1\n")

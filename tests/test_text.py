@@ -80,3 +80,34 @@ def test_real_glove_text_and_npz_give_identical_vectors(real_data):
     assert from_text.keys() == from_npz.keys() and len(from_text) == 1146
     assert all(np.array_equal(from_text[w], from_npz[w]) for w in from_text)
     assert from_text["the"][:3].tolist() == pytest.approx([0.04656, 0.21318, -0.0074364])
+
+
+def test_only_the_wanted_rows_are_read_and_cached_beside_the_text_file(tmp_path):
+    from cnm_minimal.data.text import vector_cache_path
+
+    text = tmp_path / "glove.txt"
+    write_word_vectors(text, ["the", "door", "opens", "."], np.arange(12, dtype=np.float32).reshape(4, 3) / 7)
+    full = read_word_vectors(text)
+    wanted = {"door", ".", "unknown"}
+    first = read_word_vectors(text, wanted)
+    assert set(first) == {"door", "."} and all(np.array_equal(first[w], full[w]) for w in first)
+    cache = vector_cache_path(text, wanted)
+    assert cache.is_file() and cache.parent == tmp_path
+    text.write_text(text.read_text().replace("door", "doors"))       # another file: another cache, never the old one
+    assert vector_cache_path(text, wanted) != cache
+    assert set(read_word_vectors(text, wanted)) == {"."}
+    second = read_word_vectors(cache)
+    assert set(second) == {"door", "."} and all(np.array_equal(second[w], full[w]) for w in second)
+
+
+def test_a_read_only_folder_only_loses_the_cache(tmp_path, monkeypatch):
+    import cnm_minimal.data.text as text_module
+
+    text = tmp_path / "glove.txt"
+    write_word_vectors(text, ["a", "b"], np.ones((2, 2), dtype=np.float32))
+
+    def refuse(path):
+        raise PermissionError(f"{path}: read-only")
+    monkeypatch.setattr(text_module, "atomic_path", refuse)
+    assert set(read_word_vectors(text, {"a"})) == {"a"}
+    assert not list(tmp_path.glob("*.npz"))

@@ -1,6 +1,7 @@
 """Clip features from action timelines (cnm_minimal/data/timelines.py, `simulate timelines`)."""
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -72,11 +73,12 @@ def test_the_queried_action_is_visible_where_it_happens():
 def test_the_timelines_command_writes_features_for_every_video(tmp_path):
     root = tmp_path / "charades"
     root.mkdir()
-    (root / "charades_v1_classes.tsv").write_text("class\tname\tobject\tverb\n" + "".join(
+    (root / "classes.tsv").write_text("# a comment line\nclass\tname\tobject\tverb\n" + "".join(
         f"{k}\t{c.name}\t{c.object or 'None'}\t{c.verb}\n" for k, c in CLASSES.items()), encoding="utf-8")
     write_csv(root / "Charades_v1_train.csv", [("V1", "Kitchen", "c0 1.0 4.0", 10.0)])
     write_csv(root / "Charades_v1_test.csv", [("V2", "Hallway", "c1 0.0 3.0;c2 1.0 2.0", 6.0)])
-    assert simulate.main(["timelines", "--charades", str(root), "--out", str(tmp_path / "out"), "--dim", "8"]) == 0
+    assert simulate.main(["timelines", "--charades", str(root), "--out", str(tmp_path / "out"), "--dim", "8",
+                          "--classes", str(root / "classes.tsv")]) == 0
     with h5py.File(tmp_path / "out" / "features.hdf5") as handle:
         assert {k: handle[k].shape for k in handle} == {"V1": (20, 8), "V2": (12, 8)}
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -84,9 +86,45 @@ def test_the_timelines_command_writes_features_for_every_video(tmp_path):
     assert manifest["knobs"]["dim"] == 8 and "not I3D" in manifest["what"]
 
 
+OFFICIAL = Path(__file__).parent / "fixtures" / "charades_official"
+
+
+def test_the_shipped_class_table():
+    classes = read_classes()
+    assert len(classes) == 157 and list(classes)[0] == "c000" and list(classes)[-1] == "c156"
+    assert classes["c081"] == ActionClass("Putting something on a shelf", "put", "shelf")
+    assert classes["c152"] == ActionClass("Someone is smiling", "smile", None)
+    assert sum(c.object is None for c in classes.values()) == 7
+
+
+def test_the_official_class_files_are_read_and_agree_with_the_shipped_table():
+    expected = {"c008": ActionClass("Opening a door", "open", "door"),
+                "c081": ActionClass("Putting something on a shelf", "put", "shelf"),
+                "c106": ActionClass("Drinking from a cup/glass/bottle", "drink", "cup/glass/bottle"),
+                "c152": ActionClass("Someone is smiling", "smile", None)}
+    assert read_classes(OFFICIAL) == expected == read_classes(OFFICIAL / "Charades_v1_classes.txt")
+    shipped = read_classes()
+    assert all(shipped[label] == c for label, c in expected.items())
+
+
+def test_a_broken_official_class_file_is_named(tmp_path):
+    for name in OFFICIAL.iterdir():
+        (tmp_path / name.name).write_bytes(name.read_bytes())
+    (tmp_path / "Charades_v1_mapping.txt").write_text("c008 o012 v012\nc081 o030\n", encoding="utf-8")
+    with pytest.raises(AnnotationError, match=r"Charades_v1_mapping.txt:2: expected 3 fields"):
+        read_classes(tmp_path)
+    (tmp_path / "Charades_v1_mapping.txt").write_text("c008 o012 v099\n", encoding="utf-8")
+    with pytest.raises(AnnotationError, match=r"class c008 maps to o012 v099"):
+        read_classes(tmp_path)
+    (tmp_path / "Charades_v1_verbclasses.txt").unlink()
+    with pytest.raises(AnnotationError, match=r"Charades_v1_verbclasses.txt: missing"):
+        read_classes(tmp_path)
+
+
 def test_real_timelines(real_data):
-    classes = read_classes(real_data / "charades_v1_classes.tsv")
-    assert len(classes) == 157 and classes["c081"] == ActionClass("Putting something on a shelf", "put", "shelf")
+    classes = read_classes()
+    if (real_data / "charades_v1_classes.tsv").is_file():   # the same 157 classes as a transcription made apart
+        assert read_classes(real_data / "charades_v1_classes.tsv") == classes
     timelines, report = read_timelines([real_data / "Charades_v1_train.csv", real_data / "Charades_v1_test.csv"], classes)
     assert report.as_dict() == {"videos": 9848, "actions": 66493, "clipped": 19623, "dropped": 7}
     first = timelines["46GP8"]

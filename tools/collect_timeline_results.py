@@ -25,17 +25,12 @@ from cnm_minimal.atomic import write_json
 from cnm_minimal.bias import baseline_table
 from cnm_minimal.checkpoints import model_from_checkpoint
 from cnm_minimal.config import TrainConfig
-from cnm_minimal.evaluate import read_predictions, split_loader
+from cnm_minimal.evaluate import centre_histogram as evaluate_centre_histogram, read_predictions, split_loader
 from cnm_minimal.train import prepare_data
 
 
 def centre_histogram(predictions: Path, bins: int = 20) -> dict:
-    rows = read_predictions(predictions)
-    truth = np.array([sum(r["moment"]) / 2 for r in rows])
-    predicted = np.array([r["centre"] for r in rows])
-    counts, _, _ = np.histogram2d(truth, predicted, bins=bins, range=[[0, 1], [0, 1]])
-    return {"bins": bins, "axes": ["true centre", "predicted centre"], "queries": len(rows),
-            "counts": counts.astype(int).tolist(), "pearson_r": float(np.corrcoef(truth, predicted)[0, 1])}
+    return evaluate_centre_histogram(read_predictions(predictions), bins)
 
 
 def run_data(run: dict):

@@ -4,8 +4,8 @@
 #   50-epoch run: per-epoch validation and test metrics, prior-hard and time-reversed metrics, peak memory,
 #   provenance),
 #   full_scale/predictions_test.jsonl, and log.txt. Copy them to book/results/full_scale/ and re-execute chapter 13.
-# Usage: OUT=runs/gpu SHARED=path/to/data bash tools/gpu_full_scale.sh   (PYTHON=... the interpreter, torch with CUDA;
-#        without SHARED, or without the Charades files in it, the full-size simulated benchmark)
+# Usage: OUT=runs/gpu CNM_DATA=path/to/data bash tools/gpu_full_scale.sh   (PYTHON=... the interpreter, torch with
+#        CUDA; without the Charades files in the data root, the full-size simulated benchmark)
 set -euo pipefail
 OUT=${OUT:-runs/gpu}
 PYTHON=${PYTHON:-python3}
@@ -20,18 +20,14 @@ echo "== environment"
 "$PYTHON" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
 "$PYTHON" -c "import h5py, numpy, tqdm" || "$PYTHON" -m pip install -q h5py tqdm
 
-SHARED=${SHARED:-}          # a folder with charades-sta/ and charades-cd/ (the real annotation files), if present
-if [ -n "$SHARED" ] && [ -f "$SHARED/charades-sta/Charades_v1_train.csv" ]; then
-  echo "== timeline features of the real annotations (as the CPU run, tools/full_scale_cpu.sh)"
-  [ -f data/charades-timelines/features.hdf5 ] || "$PYTHON" -m cnm_minimal simulate timelines \
-      --charades "$SHARED/charades-sta" --out data/charades-timelines
-  DATA=(--config configs/charades_i3d.json --data "$SHARED/charades-sta" --cd-splits "$SHARED/charades-cd"
-        --feature-file "$PWD/data/charades-timelines/features.hdf5"
-        --word-vectors "$SHARED/charades-sta/charades_glove_vocab.300d.txt")
+export CNM_DATA=${CNM_DATA:-data}   # the data root: charades-sta/ and charades-cd/ as `download get` leaves them
+if [ -f "$CNM_DATA/charades-sta/Charades_v1_train.csv" ]; then
+  echo "== the real annotations: reproduce full-scale (timeline features built in the data root)"
+  FULL=("$PYTHON" -m cnm_minimal reproduce full-scale --out "$OUT/full_scale")
 else
   echo "== the full-size simulated benchmark (Charades-STA sizes, 1024-d features)"
   [ -f data/charades-sta-sim-full/features.hdf5 ] || "$PYTHON" -m cnm_minimal simulate full --out data/charades-sta-sim-full
-  DATA=(--config configs/charades_sim_full.json)
+  FULL=("$PYTHON" -m cnm_minimal train --config configs/charades_sim_full.json --out "$OUT/full_scale" --amp true)
 fi
 
 echo "== train-step benchmark on CUDA"
@@ -39,6 +35,5 @@ echo "== train-step benchmark on CUDA"
 
 echo "== 50 epochs at the authors' configuration, bfloat16 autocast, selection on validation"
 start=$(date +%s)
-"$PYTHON" -m cnm_minimal train "${DATA[@]}" --out "$OUT/full_scale" --amp true --num-workers 4 --progress false \
-    --save-checkpoints false
+"${FULL[@]}"
 echo "wall time $(( $(date +%s) - start )) s"

@@ -32,8 +32,10 @@ own check, reading every array: each video of the annotations (read by :mod:`cnm
 needs a ``[T >= 1, dim]`` array of finite numbers. The command line, from the project root::
 
     python -m cnm_minimal download list                  # every file, its pin, and what is on disk
-    python -m cnm_minimal download get charades-sta      # -> data/charades-sta/ (or --dest DIR)
-    python -m cnm_minimal download get glove-6b          # -> data/glove/glove.6B.300d.txt
+    python -m cnm_minimal download get charades-sta      # -> DATA/charades-sta/ (or --dest DIR)
+    python -m cnm_minimal download get glove-6b          # -> DATA/glove/glove.6B.300d.txt
+
+DATA is the data root (:mod:`cnm_minimal.data.root`: ``$CNM_DATA``, else the repository's ``data/``).
     python -m cnm_minimal download how-to charades-i3d   # the manual steps for a feature file
     python -m cnm_minimal download check-features FILE --resource charades-i3d --annotations ANNOTATIONS
 """
@@ -54,6 +56,7 @@ import pooch
 
 from cnm_minimal.atomic import atomic_write
 from cnm_minimal.data.annotations import CNM_POLICY, read_charades_sta, read_durations, read_json_annotations
+from cnm_minimal.data.root import data_root
 
 COMMAND = "python -m cnm_minimal download"
 
@@ -76,8 +79,8 @@ class Member:
 
 @dataclass(frozen=True)
 class Resource:
-    """One public file: where it comes from, its pinned SHA-256 and size, and where ``get`` puts it (``folder``,
-    for its ``group``); ``members`` are the files to extract from it when it is a zip."""
+    """One public file: where it comes from, its pinned SHA-256 and size, and where ``get`` puts it (``folder`` of
+    the data root, for its ``group``); ``members`` are the files to extract from it when it is a zip."""
 
     name: str
     group: str
@@ -99,11 +102,16 @@ class Resource:
         if Path(self.filename).name != self.filename or self.filename in {"", ".", ".."}:
             raise ValueError(f"{self.name}: filename must be a bare file name, got {self.filename!r}")
 
+    def dest(self, root=None) -> Path:
+        """The folder ``get`` puts the file in: ``folder`` under the data root (or under ``root``)."""
+        return Path(root or data_root()) / self.folder
+
 
 @dataclass(frozen=True)
 class ManualResource:
     """A feature file to fetch by hand: HDF5, one ``[T, dim]`` array per video, at ``file[vid]`` (layout
-    ``"flat"``) or ``file[vid]["c3d_features"]`` (``"c3d"``); ``path`` is where the book expects it."""
+    ``"flat"``) or ``file[vid]["c3d_features"]`` (``"c3d"``); ``path``, under the data root, is where the book
+    expects it."""
 
     name: str
     path: str
@@ -116,8 +124,8 @@ class ManualResource:
     def how_to_get(self) -> str:
         """The manual steps, the path to save the file at, and the command that checks it."""
         return (f"{self.name}: {self.description}\nNo script can fetch this file, and no checksum of it is "
-                f"published.\n{self.instructions.strip()}\nSave it as:   {self.path}\n"
-                f"Then check:   {COMMAND} check-features {self.path} --resource {self.name} "
+                f"published.\n{self.instructions.strip()}\nSave it as:   {data_root() / self.path}\n"
+                f"Then check:   {COMMAND} check-features {data_root() / self.path} --resource {self.name} "
                 f"--annotations <annotation file>\n(the check opens the file and looks for every video id of the "
                 f"annotations, a width of {self.dim} and finite values)\nLicence: {self.licence}")
 
@@ -158,12 +166,12 @@ _CHARADES_CD = (   # file name, description, SHA-256, size in bytes (measured on
 )
 
 RESOURCES: dict[str, Resource] = {r.name: r for r in (
-    *(Resource(name, "charades-sta", "data/charades-sta", filename, url, sha256, size, description, _CHARADES)
+    *(Resource(name, "charades-sta", "charades-sta", filename, url, sha256, size, description, _CHARADES)
       for name, filename, description, url, sha256, size in _CHARADES_STA),
     *(Resource("charades-cd-" + filename.removeprefix("charades_").removesuffix(".json").replace("_", "-"),
-               "charades-cd", "data/charades-cd", filename, _CHARADES_CD_ROOT + filename, sha256, size, description,
+               "charades-cd", "charades-cd", filename, _CHARADES_CD_ROOT + filename, sha256, size, description,
                _CHARADES) for filename, description, sha256, size in _CHARADES_CD),
-    Resource("glove-6b", "glove-6b", "data/glove", "glove.6B.zip", "https://nlp.stanford.edu/data/glove.6B.zip",
+    Resource("glove-6b", "glove-6b", "glove", "glove.6B.zip", "https://nlp.stanford.edu/data/glove.6B.zip",
              "617afb2fe6cbd085c235baf7a465b96f4112bd7f7ccb2b2cbd649fed9cbcf2fb", 862_182_613,
              "GloVe 6B word vectors (Wikipedia 2014 + Gigaword 5, 400k uncased words), a zip of 4 text files",
              "Open Data Commons Public Domain Dedication and License (PDDL) 1.0",
@@ -176,24 +184,24 @@ book cannot check it for you: it may no longer work.
      It links a Baidu Netdisk share (https://pan.baidu.com/s/1_JiOUG3FKkKXij-0kVfkuA, access code ryeh)
      holding CNM's data folder."""
 MANUAL_RESOURCES: dict[str, ManualResource] = {r.name: r for r in (
-    ManualResource("charades-i3d", "data/charades-sta/i3d_features.hdf5", 1024,
+    ManualResource("charades-i3d", "charades-sta/i3d_features.hdf5", 1024,
                    "Charades-STA I3D features (CNM): HDF5, a [T, 1024] dataset per video", _BAIDU + """
   2. From it take charades/i3d_features.hdf5 (I3D features from the LGI repository,
      JonghwanMun/LGI4temporalgrounding, which CNM converted from .npy to HDF5).
-  3. Create the folder data/charades-sta/ and move the file there under the name below.""",
+  3. Create the folder charades-sta/ in the data root and move the file there under the name below.""",
                    licence="distributed by the CNM authors; derived from Charades videos (" + _CHARADES + ")"),
-    ManualResource("activitynet-c3d", "data/activitynet/c3d_features.hdf5", 500,
+    ManualResource("activitynet-c3d", "activitynet/c3d_features.hdf5", 500,
                    "ActivityNet Captions C3D features: HDF5, per video c3d_features [T, 500]", """
 CNM's README points to the ActivityNet 2016 challenge page for these features; that page may have moved since.
   1. Open the ActivityNet 2016 challenge download page: http://activity-net.org/challenges/2016/download.html
   2. Download the C3D features (the HDF5 file, PCA-reduced to 500 dimensions; each video id
      "v_..." is a group holding one dataset "c3d_features").
-  3. Create the folder data/activitynet/ and save the file there under the name below.""",
+  3. Create the folder activitynet/ in the data root and save the file there under the name below.""",
                    layout="c3d", licence="the ActivityNet terms of use (see the challenge page)"),
-    ManualResource("activitynet-clip", "data/activitynet/clip_vit_32_features.hdf5", 512,
+    ManualResource("activitynet-clip", "activitynet/clip_vit_32_features.hdf5", 512,
                    "ActivityNet Captions CLIP features (CNM): HDF5, [T, 512] per video", _BAIDU + """
   2. From it take activitynet/clip_vit_32_features.hdf5 (CLIP image features, one vector every 8 frames).
-  3. Create the folder data/activitynet/ and save the file there under the name below.""",
+  3. Create the folder activitynet/ in the data root and save the file there under the name below.""",
                    licence="distributed by the CNM authors; derived from ActivityNet videos (its terms of use)"),
 )}
 
@@ -218,7 +226,7 @@ def download(resource: Resource, dest_dir=None, *, retries: int = 3, timeout: fl
     untouched) or the server sends other bytes (nothing kept); :class:`DownloadError` when every attempt fails."""
     import requests   # pooch's HTTP client; imported here for its exception types only
 
-    final = Path(dest_dir or resource.folder) / resource.filename
+    final = Path(dest_dir or resource.dest()) / resource.filename
     existed = final.exists()
     fetcher = pooch.create(path=final.parent, base_url="", registry={resource.filename: f"sha256:{resource.sha256}"},
                            urls={resource.filename: resource.url}, retry_if_failed=retries, allow_updates=False)
@@ -240,7 +248,7 @@ def members(resource: Resource, dest_dir=None, repair: bool = False) -> dict[Pat
     """Each member of the zip ``resource`` in ``dest_dir`` and what is wrong with it (``None``: good), checked by
     its SHA-256 when known, else by the size the zip records. ``repair`` extracts every missing or bad one again
     (checked before it reaches its final name), and the result then says what was wrong before."""
-    dest = Path(dest_dir or resource.folder)
+    dest = Path(dest_dir or resource.dest())
     archive, found = dest / resource.filename, {}
     with zipfile.ZipFile(archive) if resource.members and zipfile.is_zipfile(archive) else nullcontext() as zipped:
         for member in resource.members:
@@ -286,18 +294,19 @@ def _state(problem: str | None) -> str:
 
 
 def _cmd_list(args) -> int:
+    print(f"Data root: {data_root()} (set CNM_DATA to use another folder)")
     print(f"Scriptable files ({COMMAND} get NAME or GROUP), with the state of their folder now:")
     for group in dict.fromkeys(r.group for r in RESOURCES.values()):
         print(f"\n[{group}]")
         for r in (r for r in RESOURCES.values() if r.group == group):
-            state = _state(file_problem(Path(r.folder) / r.filename, r.sha256, r.size))
-            print(f"  {r.name}: {r.folder}/{r.filename} ({r.size:,} bytes) {state}\n      {r.description}\n"
+            state = _state(file_problem(r.dest() / r.filename, r.sha256, r.size))
+            print(f"  {r.name}: {r.dest() / r.filename} ({r.size:,} bytes) {state}\n      {r.description}\n"
                   f"      url     {r.url}\n      sha256  {r.sha256}\n      licence {r.licence}")
             for member, (path, problem) in zip(r.members, members(r).items()):
                 how = f"sha256 {member.sha256}" if member.sha256 else "no sha256 known: checked by its size in the zip"
                 print(f"      member  {path} ({how}) {_state(problem)}")
     print(f"\nFiles to fetch by hand ({COMMAND} how-to NAME), checked by structure (check-features):")
-    print("".join(f"  {m.name}: {m.path} - {m.description}\n" for m in MANUAL_RESOURCES.values()), end="")
+    print("".join(f"  {m.name}: {data_root() / m.path} - {m.description}\n" for m in MANUAL_RESOURCES.values()), end="")
     return 0
 
 
@@ -358,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="every file, its URL, size, SHA-256 and state on disk")
     get = commands.add_parser("get", help="download a group (charades-sta, glove-6b) or one file, and extract it")
     get.add_argument("name")
-    get.add_argument("--dest", help="destination folder (default: the resource's folder, shown by list)")
+    get.add_argument("--dest", help="destination folder (default: the resource's folder in the data root, shown by list)")
     get.add_argument("--retries", type=int, default=3, help="attempts after a failed one (default 3)")
     get.add_argument("--timeout", type=float, default=60, help="seconds without data before an attempt fails")
     get.add_argument("--no-progress", action="store_true")

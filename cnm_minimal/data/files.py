@@ -142,8 +142,8 @@ def load_split(files: DatasetFiles, split: str, vocabulary: Vocabulary, num_clip
 def embeddings_for(files: DatasetFiles, vocabulary: Vocabulary):
     """The ``[K + 1, Dw]`` word-vector matrix of ``vocabulary`` from the data set's vector file."""
     if not files.word_vectors.name:
-        raise ValueError("training on real data needs word vectors (--word-vectors data/glove/glove.6B.300d.txt)")
-    return embedding_matrix(vocabulary, read_word_vectors(files.word_vectors), str(files.word_vectors))
+        raise ValueError("training on real data needs word vectors (--word-vectors DATA/glove/glove.6B.300d.txt)")
+    return embedding_matrix(vocabulary, read_word_vectors(files.word_vectors, vocabulary.words), str(files.word_vectors))
 
 
 def carve_validation(queries: list[Query], fraction: float, seed: int) -> tuple[list[Query], list[Query]]:
@@ -181,11 +181,12 @@ def prepare_splits(files: DatasetFiles, kept_words: int, num_clips: int, max_wor
         report.dropped += [(q.where, "video in the run's train or val split") for q in queries if q.vid in seen]
         rows[split] = ([q for q in queries if q.vid not in seen], report)
     if not files.word_vectors.name:
-        raise ValueError("training on real data needs word vectors (--word-vectors data/glove/glove.6B.300d.txt)")
-    table = read_word_vectors(files.word_vectors)
+        raise ValueError("training on real data needs word vectors (--word-vectors DATA/glove/glove.6B.300d.txt)")
     sentences = [q.sentence for q in rows["train"][0]]
+    tokens = {t for s in sentences for t in tokenize(s)}
+    table = read_word_vectors(files.word_vectors, tokens)     # only the training words' rows (cached for GloVe)
     vocabulary = Vocabulary.from_sentences(sentences, kept_words, known=table)
-    without = sorted({t for s in sentences for t in tokenize(s)} - set(table))
+    without = sorted(tokens - set(table))
     store = FeatureStore(files.features, files.feature_layout)
     if not rows["train"][0]:
         raise ValueError(f"{files.annotations['train']}: the training split has no usable query ({rows['train'][1]})")

@@ -404,8 +404,9 @@ def main(argv=None) -> int:
     full.add_argument("--rows-per-second", type=float, default=2.0)
     real = sub.add_parser("timelines", help="clip features from the real Charades action timelines (Eq. 2.3), "
                                             "for every video of the Charades CSVs")
-    real.add_argument("--charades", required=True,
-                      help="folder with Charades_v1_{train,test}.csv and charades_v1_classes.tsv")
+    real.add_argument("--charades", required=True, help="folder with Charades_v1_{train,test}.csv")
+    real.add_argument("--classes", default=None, help="the class table (default: the one shipped with the package), "
+                                                      "or the official release's folder of Charades_v1_*.txt files")
     real.add_argument("--out", default="data/charades-timelines")
     defaults = TimelineKnobs()
     for name in ("dim", "rows_per_second", "noise", "presence", "edge_s", "min_detectability"):
@@ -418,7 +419,7 @@ def main(argv=None) -> int:
 
         knobs = TimelineKnobs(**{k: getattr(args, k) for k in ("dim", "rows_per_second", "noise", "presence", "edge_s",
                                                               "min_detectability")})
-        manifest = make_real(args.charades, args.out, knobs, args.seed)
+        manifest = make_real(args.charades, args.out, knobs, args.seed, args.classes)
         size = (Path(args.out) / "features.hdf5").stat().st_size
         print(json.dumps(manifest["timelines"]), f"-> {args.out} ({size / 1e9:.2f} GB) in "
               f"{time.perf_counter() - start:.1f} s")

@@ -19,6 +19,7 @@ compares our token counts with the counter stored in CNM's vocabulary file):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Iterable
 
 import numpy as np
 
-from cnm_minimal.atomic import atomic_write
+from cnm_minimal.atomic import atomic_path, atomic_write
 
 _CLITICS = re.compile(r"(n't|'(?:s|re|ve|ll|m|d))\b")
 _TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|m|d)\b|[^\W_]+(?:[-/.][^\W_]+)*|[^\s\w]|_")   # letters of any script
@@ -108,29 +109,68 @@ class WordVectorError(ValueError):
     """A word-vector file that cannot be used; the message names the file and line."""
 
 
-def read_word_vectors(path) -> dict[str, np.ndarray]:
-    """All vectors of a GloVe text file (``word v1 ... vD`` per line) or an ``.npz`` with ``words``/``vectors``."""
+def read_word_vectors(path, words=None) -> dict[str, np.ndarray]:
+    """The vectors of a GloVe text file (``word v1 ... vD`` per line) or an ``.npz`` with ``words``/``vectors``: all
+    of them, or with ``words`` only those (the others are absent from the result). A text file's rows for ``words``
+    are cached beside it on first use (:func:`vector_cache_path`), so that later runs do not parse GloVe's 862 MB
+    again; a folder that cannot be written to only loses the cache."""
     path = Path(path)
+    wanted = None if words is None else set(words)
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            if not {"words", "vectors"} <= set(archive.files):
-                raise WordVectorError(f"{path}: an .npz of word vectors needs arrays 'words' and 'vectors'")
-            words, vectors = archive["words"], archive["vectors"].astype(np.float32)
-        if vectors.ndim != 2 or len(words) != len(vectors):
-            raise WordVectorError(f"{path}: {len(words)} words but vectors of shape {vectors.shape}")
-        return {str(w): v for w, v in zip(words, vectors)}
+        table = _read_npz(path)
+        return table if wanted is None else {w: v for w, v in table.items() if w in wanted}
+    if wanted is None:
+        return _read_text(path)
+    cache = vector_cache_path(path, wanted)
+    if cache.is_file():
+        return _read_npz(cache)
+    table = _read_text(path, wanted)
+    try:
+        with atomic_path(cache) as temporary:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, words=np.array(sorted(table), dtype=str),
+                         vectors=np.stack([table[w] for w in sorted(table)]) if table else np.zeros((0, 1), np.float32))
+    except OSError:
+        pass
+    return table
+
+
+def vector_cache_path(path, words) -> Path:
+    """Where the rows of ``words`` from the text file ``path`` are cached: beside it, named by a SHA-256 of the file's
+    size and of the sorted words (another file or another vocabulary gets another cache)."""
+    path = Path(path)
+    digest = hashlib.sha256(f"{path.stat().st_size}\n".encode() + "\n".join(sorted(words)).encode()).hexdigest()
+    return path.with_name(f"{path.stem}.rows-{digest[:16]}.npz")
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as archive:
+        if not {"words", "vectors"} <= set(archive.files):
+            raise WordVectorError(f"{path}: an .npz of word vectors needs arrays 'words' and 'vectors'")
+        words, vectors = archive["words"], archive["vectors"].astype(np.float32)
+    if vectors.ndim != 2 or len(words) != len(vectors):
+        raise WordVectorError(f"{path}: {len(words)} words but vectors of shape {vectors.shape}")
+    return {str(w): v for w, v in zip(words, vectors)}
+
+
+def _read_text(path: Path, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
     table, dim = {}, None
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
+            word = line.partition(" ")[0]
+            if dim is not None and wanted is not None and word not in wanted:
+                continue
             fields = line.rstrip("\n").split(" ")
             if dim is None:
                 dim = len(fields) - 1
             if len(fields) - 1 != dim or dim < 1:
                 raise WordVectorError(f"{path}:{number}: {len(fields) - 1} numbers, but the first line has {dim}")
             try:
-                table[fields[0]] = np.array(fields[1:], dtype=np.float32)
+                vector = np.array(fields[1:], dtype=np.float32)
             except ValueError:
                 raise WordVectorError(f"{path}:{number}: a value of word {fields[0]!r} is not a number") from None
+            if wanted is None or word in wanted:
+                table[fields[0]] = vector
     return table
 
 

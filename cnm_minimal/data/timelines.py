@@ -3,7 +3,7 @@
 Every Charades video comes with its **action timeline**: the ``actions`` column of ``Charades_v1_{train,test}.csv``
 lists each annotated action as ``class start end`` (6.75 intervals a video, often overlapping, often on the same
 object: opening and then closing one door), over 157 classes that are each a verb and an object
-(``charades_v1_classes.tsv``). Charades-STA's sentences were written for these intervals, and the I3D features CNM
+(the table shipped as ``cnm_minimal/data/charades_classes.tsv``). Charades-STA's sentences were written for these intervals, and the I3D features CNM
 uses come from a network trained to recognise exactly these classes. Features made from a timeline therefore keep
 what matters for moment localisation: the real temporal structure, the real co-occurring and confusable actions,
 and the real temporal prior. The feature of row ``t`` (at time ``tau_t``) of video ``v`` is
@@ -77,16 +77,68 @@ class TimelineReport:
         return {"videos": self.videos, "actions": self.actions, "clipped": len(self.clipped), "dropped": len(self.dropped)}
 
 
-def read_classes(path) -> dict[str, ActionClass]:
-    """The class table (tab-separated ``class name object verb``; object ``None`` for classes without one)."""
+SHIPPED_CLASSES = "charades_classes.tsv"
+"""The 157 classes with their verb and object, shipped with the package (label metadata; its header names the source)."""
+
+OFFICIAL_CLASS_FILES = ("Charades_v1_classes.txt", "Charades_v1_mapping.txt", "Charades_v1_objectclasses.txt",
+                        "Charades_v1_verbclasses.txt")
+"""The official Charades release's own class files: ``c008 Opening a door``, ``c008 o012 v012`` (class, object,
+verb), ``o012 door``, ``v012 open``."""
+
+
+def read_classes(path=None) -> dict[str, ActionClass]:
+    """The action classes: the table shipped with the package (``path`` None), a table in its format (tab-separated
+    ``class name object verb``, ``#`` comment lines, object ``None`` for classes without one), or the official
+    release's four files (``path`` their folder, or its ``Charades_v1_classes.txt``)."""
+    if path is None:
+        from importlib import resources
+
+        with resources.as_file(resources.files("cnm_minimal.data").joinpath(SHIPPED_CLASSES)) as shipped:
+            return read_classes(shipped)
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        if not reader.fieldnames or not {"class", "name", "object", "verb"} <= set(reader.fieldnames):
-            raise AnnotationError(f"{path}:1: a class table needs the columns class, name, object, verb; "
-                                  f"found {reader.fieldnames}")
-        return {row["class"]: ActionClass(row["name"], row["verb"], None if row["object"] == "None" else row["object"])
-                for row in reader}
+    if path.is_dir() or path.name == OFFICIAL_CLASS_FILES[0]:
+        return read_official_classes(path if path.is_dir() else path.parent)
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        lines = [line for line in handle if not line.startswith("#")]
+    reader = csv.DictReader(lines, delimiter="\t")
+    if not reader.fieldnames or not {"class", "name", "object", "verb"} <= set(reader.fieldnames):
+        raise AnnotationError(f"{path}: a class table needs the columns class, name, object, verb; "
+                              f"found {reader.fieldnames}")
+    return {row["class"]: ActionClass(row["name"], row["verb"], None if row["object"] == "None" else row["object"])
+            for row in reader}
+
+
+def _id_lines(path: Path, fields: int) -> dict[str, list[str]]:
+    """``id rest...`` lines of an official class file: the id, then ``fields - 1`` more words (the last one takes the
+    rest of the line); an error names the file and the line."""
+    if not path.is_file():
+        raise AnnotationError(f"{path}: missing; the official class files are {', '.join(OFFICIAL_CLASS_FILES)} "
+                              f"(in Charades' annotation archive)")
+    table = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=fields - 1)
+        if len(parts) != fields:
+            raise AnnotationError(f"{path}:{number}: expected {fields} fields, got {line!r}")
+        table[parts[0]] = parts[1:]
+    return table
+
+
+def read_official_classes(folder) -> dict[str, ActionClass]:
+    """The classes from the official release's ``Charades_v1_{classes,mapping,objectclasses,verbclasses}.txt``."""
+    folder = Path(folder)
+    names, mapping, objects, verbs = (_id_lines(folder / name, n) for name, n in zip(OFFICIAL_CLASS_FILES, (2, 3, 2, 2)))
+    classes = {}
+    for label, (name,) in names.items():
+        if label not in mapping:
+            raise AnnotationError(f"{folder / OFFICIAL_CLASS_FILES[1]}: no line for class {label}")
+        obj, verb = mapping[label]
+        if obj not in objects or verb not in verbs:
+            raise AnnotationError(f"{folder / OFFICIAL_CLASS_FILES[1]}: class {label} maps to {obj} {verb}, which "
+                                  f"the object or verb file does not list")
+        classes[label] = ActionClass(name, verbs[verb][0], None if objects[obj][0] == "None" else objects[obj][0])
+    return classes
 
 
 def read_timelines(paths, classes: dict[str, ActionClass]) -> tuple[dict[str, Timeline], TimelineReport]:
@@ -211,12 +263,11 @@ def write_timeline_features(out, timelines: dict[str, Timeline], classes: dict[s
     return manifest
 
 
-def make_real(charades, out, knobs: TimelineKnobs = TimelineKnobs(), seed: int = 0) -> dict:
-    """Timeline features for every video of ``charades/Charades_v1_{train,test}.csv`` (classes from
-    ``charades/charades_v1_classes.tsv``): one file that CNM's split, the original Charades-STA split and
+def make_real(charades, out, knobs: TimelineKnobs = TimelineKnobs(), seed: int = 0, classes=None) -> dict:
+    """Timeline features for every video of ``charades/Charades_v1_{train,test}.csv`` (classes: the shipped table, or
+    ``classes``, a path :func:`read_classes` reads): one file that CNM's split, the original Charades-STA split and
     Charades-CD all read."""
     root = Path(charades)
-    classes = read_classes(root / "charades_v1_classes.tsv")
-    timelines, report = read_timelines([root / "Charades_v1_train.csv", root / "Charades_v1_test.csv"], classes)
-    return write_timeline_features(out, timelines, classes, knobs, seed, f"{root.name}/Charades_v1_{{train,test}}.csv",
-                                   report)
+    table = read_classes(classes)
+    timelines, report = read_timelines([root / "Charades_v1_train.csv", root / "Charades_v1_test.csv"], table)
+    return write_timeline_features(out, timelines, table, knobs, seed, "Charades_v1_{train,test}.csv", report)

@@ -1,0 +1,265 @@
+"""One command per committed result: ``python -m cnm_minimal reproduce NAME --data DIR --out OUT``.
+
+A :class:`Recipe` names what a result needs and the package command that makes it. ``reproduce NAME``
+
+1. fetches the registry's files the recipe needs into the data root ``DIR`` (:mod:`cnm_minimal.data.download`:
+   pinned SHA-256, nothing fetched that is already there with the right bytes);
+2. builds the timeline features of the real annotations it trains on (Eq. 2.3, :mod:`cnm_minimal.data.timelines`)
+   under ``DIR/charades-timelines/``, skipped when the same knobs were built there before;
+3. runs the command with ``OUT`` as its run folder (``OUT/results.json`` for one run, one json per seed for
+   several), continuing an interrupted run where it stopped;
+4. prints the table the book shows.
+
+Word vectors: ``--word-vectors FILE`` (GloVe text or ``.npz`` holding the vocabulary's words), else
+``$CNM_WORD_VECTORS``, else GloVe 6B in the data root, fetched when missing (822 MB, once; only the vocabulary's
+rows are read again later, from a cache beside it). ``reproduce list`` lists the recipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cnm_minimal.data.root import GLOVE_FILE, WORD_VECTORS_ENV, data_root, repository_root, word_vectors_path
+from cnm_minimal.bias import format_run_against_baselines
+from cnm_minimal.data.timelines import TimelineKnobs
+
+BOOK_FEATURES = TimelineKnobs(dim=256)
+"""Chapter 9's timeline features: Eq. 2.3 at a quarter of I3D's width, so that a laptop builds them in seconds."""
+FULL_FEATURES = TimelineKnobs()
+"""The committed real-timeline runs' features: I3D's width, 1024."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A committed result: the command that makes it (``{sta}``, ``{cd}``, ``{features}``, ``{word_vectors}``,
+    ``{out}`` and ``{repo}`` are filled in), what it needs, and where the book keeps its numbers."""
+
+    name: str
+    what: str
+    command: str
+    arguments: tuple[str, ...]
+    groups: tuple[str, ...] = ("charades-sta",)
+    features: TimelineKnobs | None = FULL_FEATURES
+    word_vectors: bool = True
+    committed: str = ""
+    minutes: str = ""          # wall time measured on two CPU cores
+
+
+_REAL = ("--data", "{sta}", "--feature-file", "{features}", "--word-vectors", "{word_vectors}")
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("chapter9", "chapter 9: CNM on the real Charades-STA annotations, book size (one run)", "train",
+           (*_REAL, "--kept-words", "400", "--epochs", "4", "--lr", "1e-3", "--seed", "0", "--out", "{out}"),
+           features=BOOK_FEATURES, committed="book/results/chapter9/results.json", minutes="4.4"),
+    Recipe("cnm-split", "chapters 9 and 11: CNM on CNM's split, timeline features, 3 seeds", "ablations",
+           ("--variants", "full", "--seeds", "0", "1", "2", *_REAL, "--epochs", "2", "--lr", "1e-3", "--out", "{out}"),
+           committed="book/results/timelines/cnm_split", minutes="17 (training)"),
+    Recipe("charades-cd", "chapter 11: CNM trained and tested on Charades-CD, 3 seeds", "ablations",
+           ("--variants", "full", "--seeds", "0", "1", "2", "--data", "{cd}", "--feature-file", "{features}",
+            "--word-vectors", "{word_vectors}", "--epochs", "2", "--lr", "1e-3", "--out", "{out}"),
+           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/charades_cd", minutes="22 (training)"),
+    Recipe("study", "chapter 10: the ablations x temporal prior study (natural and balanced), 3 seeds", "study",
+           ("--charades", "{sta}", "--out", "{out}", "--work", "{out}/runs", *_REAL, "--epochs", "1", "--lr", "1e-3"),
+           committed="book/results/timelines/study", minutes="220 (training)"),
+    Recipe("cpl-vs-cnm", "chapter 12: CPL (authors' lambda) beside CNM, 3 seeds, Charades-CD scored", "ablations",
+           ("--variants", "cpl", "full", "--seeds", "0", "1", "2", *_REAL, "--cd-splits", "{cd}", "--epochs", "2",
+            "--lr", "1e-3", "--out", "{out}"),
+           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/cpl_vs_cnm", minutes="27 (training)"),
+    Recipe("cpl-lambda045", "chapter 12: CPL with lambda 0.45, 3 seeds, Charades-CD scored", "ablations",
+           ("--variants", "cpl", "--model", "cpl", "--mode", "joint", "--div-lambda", "0.45", "--seeds", "0", "1", "2",
+            *_REAL, "--cd-splits", "{cd}", "--epochs", "2", "--lr", "1e-3", "--out", "{out}"),
+           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/cpl_lambda045", minutes="21 (training)"),
+    Recipe("full-scale", "chapter 13: the authors' configuration, 50 epochs, bfloat16 autocast", "train",
+           ("--config", "{repo}/configs/charades_i3d.json", *_REAL, "--cd-splits", "{cd}", "--amp", "true",
+            "--out", "{out}"),
+           groups=("charades-sta", "charades-cd"), committed="book/results/full_scale", minutes="115 for 17 of the 50 epochs"),
+    Recipe("bias-charades-sta", "chapter 11: the video-blind baselines of Charades-STA", "bias",
+           ("--charades", "{sta}", "--json", "{out}/charades_sta.json"), features=None, word_vectors=False,
+           committed="book/results/bias/charades_sta.json", minutes="1"),
+    Recipe("bias-charades-cd", "chapter 11: the video-blind baselines of Charades-CD", "bias",
+           ("--charades-cd", "{cd}", "--json", "{out}/charades_cd_baselines.json"), groups=("charades-cd",),
+           features=None, word_vectors=False, committed="book/results/timelines/charades_cd_baselines.json",
+           minutes="1"),
+)}
+
+
+def fetch(groups, root: Path, log=print) -> None:
+    """The registry's files of ``groups`` in ``root`` (each checked by its SHA-256; only missing ones are fetched)."""
+    from cnm_minimal.data.download import RESOURCES, download, file_problem, members
+
+    for resource in (r for r in RESOURCES.values() if r.group in groups):
+        if file_problem(resource.dest(root) / resource.filename, resource.sha256, resource.size) is not None:
+            log(f"fetching {resource.name} ({resource.size / 1e6:.1f} MB) from {resource.url}")
+        download(resource, resource.dest(root))
+        members(resource, resource.dest(root), repair=True)
+
+
+def features_folder(root: Path, knobs: TimelineKnobs, seed: int = 0) -> Path:
+    """Where the timeline features of ``knobs`` live in the data root: named by the width and a hash of the knobs."""
+    digest = hashlib.sha256(json.dumps(asdict(knobs) | {"seed": seed}, sort_keys=True).encode()).hexdigest()[:8]
+    return Path(root) / "charades-timelines" / f"d{knobs.dim}-{digest}"
+
+
+def timeline_features(root: Path, knobs: TimelineKnobs, seed: int = 0, log=print) -> Path:
+    """The features file of ``knobs`` for every Charades video, built unless the same knobs were built before."""
+    from cnm_minimal.data.timelines import make_real
+
+    folder = features_folder(root, knobs, seed)
+    manifest, features = folder / "manifest.json", folder / "features.hdf5"
+    if features.is_file() and manifest.is_file():
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        if recorded.get("knobs") == asdict(knobs) and recorded.get("seed") == seed:
+            return features
+    start = time.perf_counter()
+    made = make_real(Path(root) / "charades-sta", folder, knobs, seed)
+    log(f"timeline features ({made['timelines']['videos']} videos, {knobs.dim}-d) -> {features} in "
+        f"{time.perf_counter() - start:.0f} s")
+    return features
+
+
+def resolve_word_vectors(root: Path, given: str | None, log=print) -> Path:
+    """``given``, else ``$CNM_WORD_VECTORS``, else GloVe 6B in ``root`` (fetched if missing)."""
+    path = Path(given) if given else word_vectors_path(root)
+    if path.is_file():
+        return path
+    if given or path != Path(root) / GLOVE_FILE:
+        raise ValueError(f"{path}: word-vector file not found (give --word-vectors FILE: GloVe text or .npz)")
+    log("fetching GloVe 6B (822 MB, once) for the vocabulary's word vectors")
+    fetch(("glove-6b",), root, log)
+    return path
+
+
+def arguments(recipe: Recipe, root: Path, out: Path, word_vectors: Path | None, features: Path | None) -> list[str]:
+    """The recipe's command line with its folders filled in."""
+    values = {"sta": root / "charades-sta", "cd": root / "charades-cd", "out": out, "repo": repository_root() or ".",
+              "features": features or "", "word_vectors": word_vectors or ""}
+    return [argument.format(**{k: str(v) for k, v in values.items()}) for argument in recipe.arguments]
+
+
+def reproduce(recipe: Recipe, root: Path, out: Path, word_vectors: str | None = None, log=print,
+              fresh: bool = False) -> dict:
+    """Fetch, build, run; returns the wall time of each step (seconds). A run already in ``out`` continues where it
+    stopped (a finished one is only read), unless ``fresh``: then it is replaced."""
+    from cnm_minimal.__main__ import run_command
+
+    if word_vectors and not Path(word_vectors).is_file():                 # bad input fails before any download
+        raise ValueError(f"{word_vectors}: word-vector file not found (--word-vectors: GloVe text or .npz)")
+    steps, start = {}, time.perf_counter()
+    fetch(recipe.groups, root, log)
+    steps["fetch_s"] = time.perf_counter() - start
+    vectors = resolve_word_vectors(root, word_vectors, log) if recipe.word_vectors else None
+    start = time.perf_counter()
+    features = timeline_features(root, recipe.features, log=log) if recipe.features else None
+    steps["features_s"] = time.perf_counter() - start
+    argv = arguments(recipe, root, out, vectors, features)
+    if recipe.command == "train" and fresh and out.exists():
+        argv.append("--overwrite")
+    elif recipe.command == "train" and (out / "last.pt").is_file():
+        argv.append("--resume")                          # an interrupted run continues where it stopped
+    if recipe.command == "bias":
+        out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    code = run_command(recipe.command, argv)
+    steps["run_s"] = time.perf_counter() - start
+    if code:
+        raise RuntimeError(f"{recipe.command} ended with exit code {code}")
+    return steps
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnm_minimal reproduce", description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="a recipe, or 'list'")
+    parser.add_argument("--data", type=Path, default=None, help="the data root (default: $CNM_DATA, else data/)")
+    parser.add_argument("--out", type=Path, default=None, help="the run folder (default: runs/reproduce/NAME)")
+    parser.add_argument("--word-vectors", default=None, help="GloVe text or .npz with the vocabulary's words")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="one run (chapter9, full-scale): also write its numbers-only record here (results.json "
+                             "with the data root shown as $CNM_DATA, centres.json: no sentence, no path of this machine)")
+    args = parser.parse_args(argv)
+    if args.name == "list":
+        for recipe in RECIPES.values():
+            print(f"{recipe.name:18s} {recipe.what}\n{'':18s} -> {recipe.committed}; {recipe.minutes} min on 2 cores; "
+                  f"needs {', '.join(recipe.groups)}{' and word vectors' if recipe.word_vectors else ''}")
+        return 0
+    if args.name not in RECIPES:
+        raise ValueError(f"unknown result {args.name!r}; choose one of: list, {', '.join(RECIPES)}")
+    recipe, root = RECIPES[args.name], args.data or data_root()
+    out = args.out or Path("runs") / "reproduce" / recipe.name
+    from cnm_minimal.data.download import DownloadError
+
+    try:
+        steps = reproduce(recipe, root, out, args.word_vectors)
+    except DownloadError as error:
+        raise ValueError(f"{error} (the files can also be fetched by hand: python -m cnm_minimal download list)") from None
+    if recipe.command == "train":
+        results = record_steps(out / "results.json", steps)
+        print(format_run_against_baselines(run_baselines(results)))
+        if args.record:
+            write_record(out, args.record, root, args.word_vectors)
+            print(f"numbers-only record -> {args.record}")
+    print("wall time: " + ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in steps.items()))
+    return 0
+
+
+def record_steps(path: Path, steps: dict) -> dict:
+    """Add the wall time of each step (fetch, features, run, total) to a run's ``results.json``."""
+    from cnm_minimal.atomic import write_json
+
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results["reproduce"] = {k: round(v, 1) for k, v in steps.items()} | {"total_s": round(sum(steps.values()), 1)}
+    write_json(path, results)
+    return results
+
+
+def write_record(out: Path, record: Path, root: Path, word_vectors: str | None = None) -> None:
+    """The run in ``out`` as the book commits it: ``results.json`` with every path shown relative to the data root
+    (``$CNM_DATA``), the run folder (``OUT``) or the repository (``$PWD``), and ``centres.json`` (a 2-D histogram of
+    predicted against true centres); the predictions themselves hold the real sentences and stay in ``out``."""
+    from cnm_minimal.atomic import write_json
+    from cnm_minimal.evaluate import centre_histogram, read_predictions
+
+    word_vectors = word_vectors or os.environ.get(WORD_VECTORS_ENV)
+    places = {str(Path(word_vectors).resolve()): "$CNM_WORD_VECTORS", word_vectors: "$CNM_WORD_VECTORS"} \
+        if word_vectors else {}
+    places |= {str(Path(root).resolve()): "$CNM_DATA", str(root): "$CNM_DATA", str(Path(out).resolve()): "OUT",
+               str(out): "OUT", str(repository_root() or Path.cwd()): "$PWD"}
+
+    def portable(value):
+        if isinstance(value, str):
+            for place, name in sorted(places.items(), key=lambda item: -len(item[0])):
+                value = value.replace(place, name)
+            return value
+        if isinstance(value, dict):
+            return {k: portable(v) for k, v in value.items()}
+        return [portable(v) for v in value] if isinstance(value, list) else value
+
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    command = results["provenance"]["command"].split(" ")
+    results["provenance"]["command"] = " ".join(["python", *portable(command[1:])]).replace(
+        "python $PWD/cnm_minimal/__main__.py", "python -m cnm_minimal")
+    results["data"]["words_without_vector"] = len(results["data"].get("words_without_vector", []))
+    write_json(record / "results.json", portable(results))
+    write_json(record / "centres.json", centre_histogram(read_predictions(out / "predictions_test.jsonl")))
+    write_json(record / "baselines.json", run_baselines(json.loads((out / "results.json").read_text(encoding="utf-8"))))
+
+
+def run_baselines(results: dict) -> dict:
+    """The run of ``results`` (a ``results.json``) beside the video-blind baselines of its own splits."""
+    from cnm_minimal.bias import run_against_baselines
+    from cnm_minimal.data.files import DatasetFiles, carve_validation
+
+    config = results["config"]
+    files = DatasetFiles.detect(config["data"], config["feature_file"], config["word_vectors"])
+    train, test = files.queries("train")[0], files.queries("test")[0]
+    if "val" not in files.annotations:
+        train = carve_validation(train, config["val_fraction"], config["seed"])[0]
+    return run_against_baselines(results, train, test)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
