@@ -25,7 +25,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cnm_minimal.data.root import GLOVE_FILE, WORD_VECTORS_ENV, data_root, repository_root, word_vectors_path
+from cnm_minimal.data.root import (
+    GLOVE_FILE, WORD_VECTORS_ENV, data_root, describe, repository_root, word_vectors_path,
+)
 from cnm_minimal.bias import format_run_against_baselines
 from cnm_minimal.data.timelines import TimelineKnobs
 
@@ -88,15 +90,29 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
 )}
 
 
+def folders(root: Path) -> dict[str, Path]:
+    """Where each group of the registry lives under the data root: its own folder (``charades-sta/``, as ``download
+    get`` leaves it), or the root itself when the files were fetched straight into it (``download get --dest``)."""
+    from cnm_minimal.data.download import RESOURCES
+
+    found = {}
+    for resource in RESOURCES.values():
+        flat = (Path(root) / resource.filename).is_file() and not resource.dest(root).is_dir()
+        found.setdefault(resource.group, Path(root) if flat else resource.dest(root))
+    return found
+
+
 def fetch(groups, root: Path, log=print) -> None:
     """The registry's files of ``groups`` in ``root`` (each checked by its SHA-256; only missing ones are fetched)."""
     from cnm_minimal.data.download import RESOURCES, download, file_problem, members
 
+    where = folders(root)
     for resource in (r for r in RESOURCES.values() if r.group in groups):
-        if file_problem(resource.dest(root) / resource.filename, resource.sha256, resource.size) is not None:
+        folder = where[resource.group]
+        if file_problem(folder / resource.filename, resource.sha256, resource.size) is not None:
             log(f"fetching {resource.name} ({resource.size / 1e6:.1f} MB) from {resource.url}")
-        download(resource, resource.dest(root))
-        members(resource, resource.dest(root), repair=True)
+        download(resource, folder)
+        members(resource, folder, repair=True)
 
 
 def features_folder(root: Path, knobs: TimelineKnobs, seed: int = 0) -> Path:
@@ -116,8 +132,8 @@ def timeline_features(root: Path, knobs: TimelineKnobs, seed: int = 0, log=print
         if recorded.get("knobs") == asdict(knobs) and recorded.get("seed") == seed:
             return features
     start = time.perf_counter()
-    made = make_real(Path(root) / "charades-sta", folder, knobs, seed)
-    log(f"timeline features ({made['timelines']['videos']} videos, {knobs.dim}-d) -> {features} in "
+    made = make_real(folders(root)["charades-sta"], folder, knobs, seed)
+    log(f"timeline features ({made['timelines']['videos']} videos, {knobs.dim}-d) -> {describe(features, root)} in "
         f"{time.perf_counter() - start:.0f} s")
     return features
 
@@ -136,7 +152,8 @@ def resolve_word_vectors(root: Path, given: str | None, log=print) -> Path:
 
 def arguments(recipe: Recipe, root: Path, out: Path, word_vectors: Path | None, features: Path | None) -> list[str]:
     """The recipe's command line with its folders filled in."""
-    values = {"sta": root / "charades-sta", "cd": root / "charades-cd", "out": out, "repo": repository_root() or ".",
+    where = folders(root)
+    values = {"sta": where["charades-sta"], "cd": where["charades-cd"], "out": out, "repo": repository_root() or ".",
               "features": features or "", "word_vectors": word_vectors or ""}
     return [argument.format(**{k: str(v) for k, v in values.items()}) for argument in recipe.arguments]
 

@@ -31,6 +31,15 @@ def test_every_recipe_names_its_committed_result_and_fills_every_placeholder(tmp
         assert recipe.groups and set(recipe.groups) <= {r.group for r in dl.RESOURCES.values()}
 
 
+def test_files_fetched_into_their_folders_or_straight_into_the_data_root_are_both_found(tmp_path):
+    assert rp.folders(tmp_path)["charades-sta"] == tmp_path / "charades-sta"          # nothing there yet
+    (tmp_path / "cnm_train.json").write_text("[]")                                  # download get --dest DIR
+    assert rp.folders(tmp_path)["charades-sta"] == tmp_path
+    assert rp.folders(tmp_path)["charades-cd"] == tmp_path / "charades-cd"
+    (tmp_path / "charades-sta").mkdir()                                             # the folder wins when it exists
+    assert rp.folders(tmp_path)["charades-sta"] == tmp_path / "charades-sta"
+
+
 def test_features_are_named_by_their_knobs(tmp_path):
     book, full = rp.features_folder(tmp_path, rp.BOOK_FEATURES), rp.features_folder(tmp_path, rp.FULL_FEATURES)
     assert book != full and book.name.startswith("d256-") and full.name.startswith("d1024-")

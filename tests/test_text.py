@@ -82,8 +82,14 @@ def test_real_glove_text_and_npz_give_identical_vectors(real_data):
     assert from_text["the"][:3].tolist() == pytest.approx([0.04656, 0.21318, -0.0074364])
 
 
-def test_only_the_wanted_rows_are_read_and_cached_beside_the_text_file(tmp_path):
+def test_only_the_wanted_rows_are_read_and_cached_beside_the_text_file(tmp_path, monkeypatch):
+    import cnm_minimal.data.text as text_module
     from cnm_minimal.data.text import vector_cache_path
+
+    small = tmp_path / "small.txt"
+    write_word_vectors(small, ["a", "b"], np.ones((2, 2), dtype=np.float32))
+    assert set(read_word_vectors(small, {"a"})) == {"a"} and not list(tmp_path.glob("*.npz"))   # small: no cache
+    monkeypatch.setattr(text_module, "CACHE_FROM_BYTES", 0)                   # as large as GloVe, for this test
 
     text = tmp_path / "glove.txt"
     write_word_vectors(text, ["the", "door", "opens", "."], np.arange(12, dtype=np.float32).reshape(4, 3) / 7)
@@ -103,6 +109,7 @@ def test_only_the_wanted_rows_are_read_and_cached_beside_the_text_file(tmp_path)
 def test_a_read_only_folder_only_loses_the_cache(tmp_path, monkeypatch):
     import cnm_minimal.data.text as text_module
 
+    monkeypatch.setattr(text_module, "CACHE_FROM_BYTES", 0)
     text = tmp_path / "glove.txt"
     write_word_vectors(text, ["a", "b"], np.ones((2, 2), dtype=np.float32))
 

@@ -21,6 +21,7 @@ from cnm_minimal.data.annotations import (
 )
 from cnm_minimal.data.dataset import MomentDataset, play_backwards
 from cnm_minimal.data.features import FeatureStore
+from cnm_minimal.data.root import data_root, word_vectors_path
 from cnm_minimal.data.text import Vocabulary, embedding_matrix, read_word_vectors, tokenize
 
 
@@ -49,14 +50,15 @@ class DatasetFiles:
         return cls(splits, (root / "durations.csv",), root / "features.hdf5", root / "word_vectors.txt")
 
     @classmethod
-    def charades_sta(cls, root="data/charades-sta", features=None,
-                     word_vectors="data/glove/glove.6B.300d.txt") -> "DatasetFiles":
+    def charades_sta(cls, root=None, features=None, word_vectors=None) -> "DatasetFiles":
         """The real files where ``python -m cnm_minimal download`` (annotations, GloVe) and its
-        ``how-to charades-i3d`` steps (features, default ``root/i3d_features.hdf5``) put them."""
-        root = Path(root)
+        ``how-to charades-i3d`` steps (features, default ``root/i3d_features.hdf5``) put them; ``root`` defaults to
+        ``charades-sta/`` in the data root, the word vectors to :func:`cnm_minimal.data.root.word_vectors_path`."""
+        root = Path(root) if root else data_root() / "charades-sta"
         return cls({split: root / f"charades_sta_{split}.txt" for split in ("train", "test")},
                    (root / "Charades_v1_train.csv", root / "Charades_v1_test.csv"),
-                   Path(features) if features else root / "i3d_features.hdf5", Path(word_vectors))
+                   Path(features) if features else root / "i3d_features.hdf5",
+                   Path(word_vectors) if word_vectors else word_vectors_path())
 
     @classmethod
     def cnm_json(cls, root, features, word_vectors, feature_layout: str = "flat") -> "DatasetFiles":

@@ -109,18 +109,22 @@ class WordVectorError(ValueError):
     """A word-vector file that cannot be used; the message names the file and line."""
 
 
+CACHE_FROM_BYTES = 50_000_000
+"""Text files at least this large (GloVe 6B's 300-d file: 1 GB) have the rows of a vocabulary cached beside them."""
+
+
 def read_word_vectors(path, words=None) -> dict[str, np.ndarray]:
     """The vectors of a GloVe text file (``word v1 ... vD`` per line) or an ``.npz`` with ``words``/``vectors``: all
     of them, or with ``words`` only those (the others are absent from the result). A text file's rows for ``words``
-    are cached beside it on first use (:func:`vector_cache_path`), so that later runs do not parse GloVe's 862 MB
-    again; a folder that cannot be written to only loses the cache."""
+    are cached beside it on first use when the file is large (:data:`CACHE_FROM_BYTES`, :func:`vector_cache_path`),
+    so that later runs do not parse GloVe's 1 GB again; a folder that cannot be written to only loses the cache."""
     path = Path(path)
     wanted = None if words is None else set(words)
     if path.suffix == ".npz":
         table = _read_npz(path)
         return table if wanted is None else {w: v for w, v in table.items() if w in wanted}
-    if wanted is None:
-        return _read_text(path)
+    if wanted is None or path.stat().st_size < CACHE_FROM_BYTES:
+        return _read_text(path, wanted)
     cache = vector_cache_path(path, wanted)
     if cache.is_file():
         return _read_npz(cache)
