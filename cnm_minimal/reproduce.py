@@ -21,20 +21,24 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cnm_minimal.bias import format_run_against_baselines
 from cnm_minimal.data.root import (
     GLOVE_FILE, WORD_VECTORS_ENV, data_root, describe, repository_root, word_vectors_path,
 )
-from cnm_minimal.bias import format_run_against_baselines
 from cnm_minimal.data.timelines import TimelineKnobs
 
 BOOK_FEATURES = TimelineKnobs(dim=256)
 """Chapter 9's timeline features: Eq. 2.3 at a quarter of I3D's width, so that a laptop builds them in seconds."""
 FULL_FEATURES = TimelineKnobs()
 """The committed real-timeline runs' features: I3D's width, 1024."""
+SIMULATED = "charades-sta-sim-medium"
+"""The simulated benchmark of chapter 10's ablations, written into the data root under this name."""
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,14 @@ class Recipe:
     word_vectors: bool = True
     committed: str = ""
     minutes: str = ""          # wall time measured on two CPU cores
+    simulate: tuple[str, ...] = ()   # a simulated data set to write first (``simulate`` arguments), unless present
 
 
 _REAL = ("--data", "{sta}", "--feature-file", "{features}", "--word-vectors", "{word_vectors}")
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("chapter9", "chapter 9: CNM on the real Charades-STA annotations, book size (one run)", "train",
            (*_REAL, "--kept-words", "400", "--epochs", "4", "--lr", "1e-3", "--seed", "0", "--out", "{out}"),
-           features=BOOK_FEATURES, committed="book/results/chapter9/results.json", minutes="4.4"),
+           features=BOOK_FEATURES, committed="book/results/chapter9/results.json", minutes="4.0"),
     Recipe("cnm-split", "chapters 9 and 11: CNM on CNM's split, timeline features, 3 seeds", "ablations",
            ("--variants", "full", "--seeds", "0", "1", "2", *_REAL, "--epochs", "2", "--lr", "1e-3", "--out", "{out}"),
            committed="book/results/timelines/cnm_split", minutes="17 (training)"),
@@ -80,6 +85,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            ("--config", "{repo}/configs/charades_i3d.json", *_REAL, "--cd-splits", "{cd}", "--amp", "true",
             "--out", "{out}"),
            groups=("charades-sta", "charades-cd"), committed="book/results/full_scale", minutes="115 for 17 of the 50 epochs"),
+    Recipe("ablations-sim", "chapters 10 and 11: the ablations and the clip-position probe on a simulated benchmark of "
+           "1,000 videos, 3 seeds", "ablations",
+           ("--data", "{sim}", "--out", "{out}", "--epochs", "10", "--lr", "1e-3", "--warmup-updates", "100", "--seeds",
+            "0", "1", "2", "--variants", "full", "no_gaussian", "no_hard", "no_easy", "no_negatives", "joint",
+            "clip_positions"), groups=(), features=None, word_vectors=False,
+           simulate=("sample", "--out", "{sim}", "--num-videos", "1000", "--seed", "2023"),
+           committed="book/results/ablations", minutes="29 (training)"),
     Recipe("bias-charades-sta", "chapter 11: the video-blind baselines of Charades-STA", "bias",
            ("--charades", "{sta}", "--json", "{out}/charades_sta.json"), features=None, word_vectors=False,
            committed="book/results/bias/charades_sta.json", minutes="1"),
@@ -96,9 +108,10 @@ def folders(root: Path) -> dict[str, Path]:
     from cnm_minimal.data.download import RESOURCES
 
     found = {}
-    for resource in RESOURCES.values():
-        flat = (Path(root) / resource.filename).is_file() and not resource.dest(root).is_dir()
-        found.setdefault(resource.group, Path(root) if flat else resource.dest(root))
+    for group in dict.fromkeys(r.group for r in RESOURCES.values()):
+        members = [r for r in RESOURCES.values() if r.group == group]
+        flat = any((Path(root) / r.filename).is_file() for r in members) and not members[0].dest(root).is_dir()
+        found[group] = Path(root) if flat else members[0].dest(root)
     return found
 
 
@@ -154,16 +167,36 @@ def arguments(recipe: Recipe, root: Path, out: Path, word_vectors: Path | None, 
     """The recipe's command line with its folders filled in."""
     where = folders(root)
     values = {"sta": where["charades-sta"], "cd": where["charades-cd"], "out": out, "repo": repository_root() or ".",
+              "sim": Path(root) / SIMULATED,
               "features": features or "", "word_vectors": word_vectors or ""}
     return [argument.format(**{k: str(v) for k, v in values.items()}) for argument in recipe.arguments]
+
+
+class CommandFailed(RuntimeError):
+    """The recipe's command stopped with an error (it printed the error itself)."""
+
+    def __init__(self, command: str, code: int):
+        super().__init__(f"python -m cnm_minimal {command} stopped with exit code {code} (its error is above)")
+        self.code = code
+
+
+def run(command: str, argv: list[str], log=print) -> None:
+    """``python -m cnm_minimal COMMAND ARGV`` in its own process (the command line the run records as its
+    provenance), its output passed to ``log`` line by line."""
+    package_parent = str(Path(__file__).resolve().parents[1])          # the package, installed or not
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+    with subprocess.Popen([sys.executable, "-m", "cnm_minimal", command, *argv], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1, env=env) as process:
+        for line in process.stdout:
+            log(line.rstrip("\n"))
+    if process.returncode:
+        raise CommandFailed(command, process.returncode)
 
 
 def reproduce(recipe: Recipe, root: Path, out: Path, word_vectors: str | None = None, log=print,
               fresh: bool = False) -> dict:
     """Fetch, build, run; returns the wall time of each step (seconds). A run already in ``out`` continues where it
     stopped (a finished one is only read), unless ``fresh``: then it is replaced."""
-    from cnm_minimal.__main__ import run_command
-
     if word_vectors and not Path(word_vectors).is_file():                 # bad input fails before any download
         raise ValueError(f"{word_vectors}: word-vector file not found (--word-vectors: GloVe text or .npz)")
     steps, start = {}, time.perf_counter()
@@ -173,6 +206,8 @@ def reproduce(recipe: Recipe, root: Path, out: Path, word_vectors: str | None = 
     start = time.perf_counter()
     features = timeline_features(root, recipe.features, log=log) if recipe.features else None
     steps["features_s"] = time.perf_counter() - start
+    if recipe.simulate and not (Path(root) / SIMULATED / "manifest.json").is_file():
+        run("simulate", [a.format(sim=Path(root) / SIMULATED) for a in recipe.simulate], log)
     argv = arguments(recipe, root, out, vectors, features)
     if recipe.command == "train" and fresh and out.exists():
         argv.append("--overwrite")
@@ -181,10 +216,8 @@ def reproduce(recipe: Recipe, root: Path, out: Path, word_vectors: str | None = 
     if recipe.command == "bias":
         out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    code = run_command(recipe.command, argv)
+    run(recipe.command, argv, log)
     steps["run_s"] = time.perf_counter() - start
-    if code:
-        raise RuntimeError(f"{recipe.command} ended with exit code {code}")
     return steps
 
 
@@ -209,31 +242,42 @@ def main(argv=None) -> int:
     out = args.out or Path("runs") / "reproduce" / recipe.name
     from cnm_minimal.data.download import DownloadError
 
+    epochs_before = epochs_done(out)
     try:
         steps = reproduce(recipe, root, out, args.word_vectors)
     except DownloadError as error:
         raise ValueError(f"{error} (the files can also be fetched by hand: python -m cnm_minimal download list)") from None
+    except CommandFailed as failed:                      # the command printed its one-line error already
+        return failed.code
     if recipe.command == "train":
-        results = record_steps(out / "results.json", steps)
+        results = record_steps(out / "results.json", steps, epochs_before)
         print(format_run_against_baselines(run_baselines(results)))
         if args.record:
-            write_record(out, args.record, root, args.word_vectors)
+            write_record(out, args.record, root, args.word_vectors, recipe.name)
             print(f"numbers-only record -> {args.record}")
     print("wall time: " + ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in steps.items()))
     return 0
 
 
-def record_steps(path: Path, steps: dict) -> dict:
-    """Add the wall time of each step (fetch, features, run, total) to a run's ``results.json``."""
+def record_steps(path: Path, steps: dict, epochs_before: int = 0) -> dict:
+    """Add the wall time of each step (fetch, features, run, total) to a run's ``results.json``; a call that trained
+    nothing (the run was already complete) keeps the times of the call that did."""
     from cnm_minimal.atomic import write_json
 
     results = json.loads(path.read_text(encoding="utf-8"))
-    results["reproduce"] = {k: round(v, 1) for k, v in steps.items()} | {"total_s": round(sum(steps.values()), 1)}
-    write_json(path, results)
+    if results["epochs_run"] > epochs_before or "reproduce" not in results:
+        results["reproduce"] = {k: round(v, 1) for k, v in steps.items()} | {"total_s": round(sum(steps.values()), 1)}
+        write_json(path, results)
     return results
 
 
-def write_record(out: Path, record: Path, root: Path, word_vectors: str | None = None) -> None:
+def epochs_done(out: Path) -> int:
+    """How many epochs the run in ``out`` has finished (0 for none)."""
+    path = out / "results.json"
+    return json.loads(path.read_text(encoding="utf-8"))["epochs_run"] if path.is_file() else 0
+
+
+def write_record(out: Path, record: Path, root: Path, word_vectors: str | None = None, name: str = "chapter9") -> None:
     """The run in ``out`` as the book commits it: ``results.json`` with every path shown relative to the data root
     (``$CNM_DATA``), the run folder (``OUT``) or the repository (``$PWD``), and ``centres.json`` (a 2-D histogram of
     predicted against true centres); the predictions themselves hold the real sentences and stay in ``out``."""
@@ -259,6 +303,7 @@ def write_record(out: Path, record: Path, root: Path, word_vectors: str | None =
     command = results["provenance"]["command"].split(" ")
     results["provenance"]["command"] = " ".join(["python", *portable(command[1:])]).replace(
         "python $PWD/cnm_minimal/__main__.py", "python -m cnm_minimal")
+    results["provenance"]["reproduce"] = f"python -m cnm_minimal reproduce {name}"
     results["data"]["words_without_vector"] = len(results["data"].get("words_without_vector", []))
     write_json(record / "results.json", portable(results))
     write_json(record / "centres.json", centre_histogram(read_predictions(out / "predictions_test.jsonl")))
