@@ -145,3 +145,22 @@ def test_source_listing_refuses_code_outside_the_package():
         SourceListing(json.dumps)
     with pytest.raises(ValueError):
         SourceListing()
+
+
+MAKING_OF = re.compile(r"\bsessions?\b|\bour builds?\b|book's builds|automated builds?|this book found|before this "
+                       r"book|executions? of this page|extracted text|\bwe (?:were|had) (?:asked|told)\b", re.I)
+
+
+def prose_of_the_book():
+    """``(page, text)`` of every markdown cell of the chapters and of every markdown page."""
+    for path in NOTEBOOKS:
+        for cell in load(path)["cells"]:
+            if cell["cell_type"] == "markdown":
+                yield path.name, "".join(cell["source"])
+    for path in sorted((ROOT / "book").glob("*.md")):
+        yield path.name, path.read_text(encoding="utf-8")
+
+
+def test_the_prose_speaks_of_cnm_and_the_reader_not_of_how_the_book_was_made():
+    found = [f"{page}: {match.group(0)!r}" for page, text in prose_of_the_book() for match in MAKING_OF.finditer(text)]
+    assert not found, f"sentences about how the book was made: {found}"

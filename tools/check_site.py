@@ -5,6 +5,9 @@ error output is shown; equations were typeset by MathJax (no raw TeX left); save
 every local link points to an existing file; and the browser console has no error other than a public
 CDN that cannot be reached (this machine, and CI, are offline). Then, in the 1280 px window:
 
+* **equations**: MathJax drew no error in place of an equation (an ``mjx-merror`` element: a yellow box with the
+  message, e.g. "\\tag not allowed in split environment"); before the pages, a page with a planted error is
+  checked and must be reported, so that a check that sees nothing cannot pass;
 * **overflow**: no code cell, output or display equation is wider than the content column or scrolls
   sideways inside its own box (collapsed cells are opened first); each is reported with its element, the
   overflow in px and its widest line (or its TeX);
@@ -59,6 +62,8 @@ const settle = async () => {
     errorOutputs: document.querySelectorAll('.output.traceback, .output.error, .output.stderr').length,
     mathSource: document.querySelectorAll('.math, span.math, div.math').length,
     mathRendered: document.querySelectorAll('mjx-container').length,
+    mathErrors: Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
+      .map(e => (e.getAttribute('data-mjx-error') || e.textContent || '').slice(0, 200)),
     rawTex: /\\\\\\(|\\\\\\[|\\$\\$/.test(text),
     widgetViews: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
     widgetsRendered: document.querySelectorAll('.jupyter-widgets, .widget-slider, .lm-Widget').length,
@@ -218,6 +223,8 @@ def check_page(driver, site: Path, base: str, page: str, screenshots: Path | Non
         problems.append(f"{report['errorOutputs']} error/stderr output block(s)")
     if report["mathSource"] and not report["mathRendered"]:
         problems.append("equations were not typeset by MathJax")
+    for text in dict.fromkeys(report["mathErrors"]):
+        problems.append(f"MathJax error in an equation: {text!r}")
     if report["rawTex"]:
         problems.append("raw TeX delimiters are visible in the page text")
     if report["widgetViews"] and not report["widgetsRendered"]:
@@ -304,6 +311,20 @@ def check_explorers(driver) -> list[str]:
     return problems
 
 
+PLANTED = "_planted_mathjax_error.html"
+PLANTED_TEX = r"\[\begin{split}a \tag{1}\\ b\end{split}\]"
+
+
+def plant_error(site: Path, pages: list[str]) -> str:
+    """A copy of a built page whose body is one equation MathJax cannot typeset (a tag inside a split)."""
+    source = (site / next(p for p in pages if p.endswith("notation.html") or p == "index.html")).read_text()
+    body = f'<div class="math notranslate nohighlight">{PLANTED_TEX}</div>'
+    planted = re.sub(r"(<main[^>]*>).*?(</main>)", lambda m: m.group(1) + body + m.group(2), source, count=1,
+                     flags=re.S)
+    (site / Path(pages[0]).parent / PLANTED).write_text(planted if body in planted else source + body)
+    return (Path(pages[0]).parent / PLANTED).as_posix()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("site", type=Path, help="the built HTML book, e.g. _build/html")
@@ -323,13 +344,19 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="check-site-") as user_data:
         driver = browser(user_data)
+        planted = plant_error(site, pages)
         try:
+            caught = [p for p in check_page(driver, site, base, planted, None) if p.startswith("MathJax error")]
+            print(f"{'ok  ' if caught else 'FAIL'} a planted MathJax error is reported: {caught[:1]}")
+            if not caught:
+                failures["(planted MathJax error)"] = ["a page with a planted MathJax error passed the check"]
             for page in pages:
                 problems = check_page(driver, site, base, page, args.screenshots)
                 print(f"{'ok  ' if not problems else 'FAIL'} {page}")
                 if problems:
                     failures[page] = problems
         finally:
+            (site / planted).unlink(missing_ok=True)
             driver.quit()
             server.shutdown()
     for page, problems in sorted(failures.items()):

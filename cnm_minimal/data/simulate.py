@@ -1,6 +1,6 @@
 """A deterministic stand-in for Charades-STA: annotations, clip features and word vectors (chapter 2).
 
-The real I3D features cannot be downloaded by the book's builds, so this module writes data **in the real
+The real I3D features sit behind a share link no script can follow, so this module writes data **in the real
 on-disk layout** (Charades-STA text files, a Charades-style durations CSV, an HDF5 feature file, a GloVe
 text file). Everything downstream reads it with the same code as the real files; only the values differ.
 Everything is a function of a seed: the same files on every machine.

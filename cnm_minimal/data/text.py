@@ -1,7 +1,7 @@
 """Sentences as word ids, word vectors and masking weights (chapter 2).
 
-The authors tokenise with NLTK (``word_tokenize`` + ``pos_tag``), whose models cannot be downloaded by
-the book's builds. We replace both by documented rules and measure how close they come (chapter 2
+The authors tokenise with NLTK (``word_tokenize`` + ``pos_tag``), whose models are a download of their own
+that a fresh machine lacks. We replace both by documented rules and measure how close they come (chapter 2
 compares our token counts with the counter stored in CNM's vocabulary file):
 
 * :func:`tokenize` lower-cases and splits like NLTK's Treebank tokenizer on this kind of text: words
