@@ -209,6 +209,28 @@ WRONG = [
           VOTE.format(body="c = iou[torch.arange(len(nll)), nll.argmax(-1)]\n"
                            "    return (iou * c[:, None, :]).sum(dim=-1).argmax(dim=-1)"),
           "the IoU with the proposal of the *lowest* loss"),
+    Wrong("vote_answer", "sums-over-the-scored-axis",
+          VOTE.format(body="c = iou[torch.arange(len(nll)), nll.argmin(-1)]\n"
+                           "    return (iou * c[:, None, :]).sum(dim=1).argmax(dim=-1)"),
+          "your sum runs over the proposals being scored (i) instead of over the voters (j)"),
+    Wrong("vote_answer", "softmax-weights",
+          VOTE.format(body="c = torch.softmax(-nll, dim=-1)\n"
+                           "    return (iou * c[:, None, :]).sum(dim=-1).argmax(dim=-1)"),
+          "not a softmax (or other function) of the losses"),
+    Wrong("vote_answer", "iou-not-clamped",
+          VOTE.replace(".clamp(min=0.0)", "").format(
+              body="c = iou[torch.arange(len(nll)), nll.argmin(-1)]\n"
+                   "    return (iou * c[:, None, :]).sum(dim=-1).argmax(dim=-1)"),
+          "clamp the IoU at 0"),
+    Wrong("vote_answer", "last-index-on-ties",
+          VOTE.format(body="c = iou[torch.arange(len(nll)), nll.argmin(-1)]\n"
+                           "    score = (iou * c[:, None, :]).sum(dim=-1)\n"
+                           "    return score.shape[-1] - 1 - score.flip(-1).argmax(dim=-1)"),
+          "return the lowest of their indices"),
+    Wrong("vote_answer", "lowest-vote",
+          VOTE.format(body="c = iou[torch.arange(len(nll)), nll.argmin(-1)]\n"
+                           "    return (iou * c[:, None, :]).sum(dim=-1).argmin(dim=-1)"),
+          "Eq. 12.8 takes the highest (argmax)"),
     Wrong("vote_answer", "imports-the-package",
           "from cnm_minimal.proposal_selection import select_by_vote as vote_answer\n",
           "calls the package's own `cnm_minimal.proposal_selection.select_by_vote`"),
@@ -532,3 +554,33 @@ def test_a_function_that_hangs_or_kills_its_kernel_gets_a_sentence(tmp_path):
     dies = _notebook(tmp_path / "05_attention.ipynb", [f"import os\n\ndef {name['05_attention']}(*args):\n    os._exit(1)\n"])
     results, _, _ = grade.grade(dies, ROOT / "tools" / "grading_checks.py")
     assert results[0]["kind"] == "error" and "the kernel died while it ran" in results[0]["message"], results
+
+
+VOTE_RIGHT = [
+    VOTE.format(body="c = iou[torch.arange(len(nll)), nll.argmin(-1)]\n"
+                     "    return torch.einsum('bij,bj->bi', iou, c).argmax(dim=-1)"),
+    """
+import torch
+
+def vote_answer(segments, nll):
+    answers = []
+    for boxes, losses in zip(segments.tolist(), nll.tolist()):
+        def iou(a, b):
+            inter = min(a[1], b[1]) - max(a[0], b[0])
+            union = max(a[1], b[1]) - min(a[0], b[0])
+            return max((inter + 1e-10) / (union + 1e-10), 0.0)
+        best = boxes[min(range(len(losses)), key=losses.__getitem__)]
+        scores = [sum(iou(p, q) * iou(q, best) for q in boxes) for p in boxes]
+        answers.append(max(range(len(scores)), key=lambda k: (scores[k], -k)))     # ties: the lowest index
+    return torch.tensor(answers)
+""",
+]
+
+
+@pytest.mark.parametrize("source", VOTE_RIGHT, ids=["einsum", "python-loops"])
+def test_correct_variants_of_the_vote_pass(source):
+    namespace: dict = {}
+    exec(compile(source, "right-vote_answer", "exec"), namespace)
+    outcome = grading_support.run_check(BY_NAME["vote_answer"].check,
+                                        grading_support.LocalSubmission(namespace["vote_answer"], "vote_answer"))
+    assert outcome["kind"] == "ok", outcome

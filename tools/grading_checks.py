@@ -511,44 +511,92 @@ def _vote_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     starts = torch.rand(6, 8, generator=generator) * 0.7
     random = torch.stack([starts, starts + 0.05 + torch.rand(6, 8, generator=generator) * 0.3], dim=-1)
     apart = torch.tensor([[[0.0, 0.1], [0.3, 0.4], [0.6, 0.7]]])           # no two proposals overlap
-    return [("three proposals that agree with each other but not exactly with the lowest-loss one", agree,
+    lonely = torch.tensor([[[0.07, 0.39], [0.33, 0.53], [0.41, 0.88], [0.38, 0.51], [0.10, 0.55], [0.67, 0.72],
+                            [0.37, 0.65], [0.28, 0.70]]])                # its lowest-loss proposal wins the vote
+    many_starts = torch.rand(1200, 8, generator=generator) * 0.8
+    many = torch.stack([many_starts, many_starts + 0.02 + torch.rand(1200, 8, generator=generator) * 0.2], dim=-1)
+    return [("three proposals that agree with each other but not exactly with the lowest-loss one (a tie)", agree,
              torch.tensor([[1.0, 2.0, 3.0, 2.5, 1.5]])),
             ("6 queries of 8 random proposals", random, torch.rand(6, 8, generator=generator)),
-            ("proposals that do not overlap at all", apart, torch.tensor([[2.0, 0.5, 1.0]]))]
+            ("proposals that do not overlap at all", apart, torch.tensor([[2.0, 0.5, 1.0]])),
+            ("8 proposals whose lowest-loss one also wins the vote", lonely,
+             torch.tensor([[0.1, 0.6, 0.5, 0.4, 0.6, 0.6, 0.8, 1.0]])),
+            ("1,200 queries of 8 short random proposals", many, torch.rand(1200, 8, generator=generator))]
+
+
+def _vote(iou: torch.Tensor, weights: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    return (iou * weights[:, None, :]).sum(dim=dim).argmax(dim=-1)
+
+
+def _last_index_argmax(scores: torch.Tensor) -> torch.Tensor:
+    return scores.shape[-1] - 1 - scores.flip(-1).argmax(dim=-1)
+
+
+def _vote_mistakes() -> dict:
+    """Plausible wrong votes, each ``(message, function of segments and nll)``, in the order they are reported."""
+    def lowest(iou, raw, nll):
+        return iou[torch.arange(len(nll)), nll.argmin(-1)]
+
+    return {
+        "lowest loss": ("returned the lowest-loss proposal; the vote of Eq. 12.8 can choose another one: "
+                        "score_i = sum_j IoU(p_i, p_j) c_j",
+                        lambda iou, raw, nll: nll.argmin(-1)),
+        "unweighted": ("every voter counts the same in your vote (c_j = 1, the ActivityNet rule); weight voter j by "
+                       "c_j, its IoU with the lowest-loss proposal",
+                       lambda iou, raw, nll: iou.sum(-1).argmax(-1)),
+        "worst": ("c_j should be the IoU with the proposal of the *lowest* loss (argmin), not the highest",
+                  lambda iou, raw, nll: _vote(iou, iou[torch.arange(len(nll)), nll.argmax(-1)])),
+        "wrong axis": ("your sum runs over the proposals being scored (i) instead of over the voters (j): "
+                       "score_i = sum over j of IoU(p_i, p_j) c_j, a sum along the last axis of the [B, K, K] products",
+                       lambda iou, raw, nll: _vote(iou, lowest(iou, raw, nll), dim=1)),
+        "softmax": ("c_j is the IoU of proposal j with the lowest-loss proposal, not a softmax (or other function) "
+                    "of the losses",
+                    lambda iou, raw, nll: _vote(iou, torch.softmax(-nll, dim=-1))),
+        "no clamp": ("proposals that do not overlap get a negative IoU in your vote: clamp the IoU at 0, as the "
+                     "exercise's formula does",
+                     lambda iou, raw, nll: _vote(raw, lowest(raw, raw, nll))),
+        "last on ties": ("several proposals tie for the highest vote here; return the lowest of their indices, as "
+                         "the exercise asks (torch.argmax does)",
+                         lambda iou, raw, nll: _last_index_argmax((iou * lowest(iou, raw, nll)[:, None, :]).sum(-1))),
+        "lowest vote": ("you returned the proposal with the *lowest* vote; Eq. 12.8 takes the highest (argmax)",
+                        lambda iou, raw, nll: (iou * lowest(iou, raw, nll)[:, None, :]).sum(-1).argmin(-1)),
+    }
 
 
 def check_vote_answer(vote_answer) -> None:
     f = as_submission(vote_answer, "vote_answer").forbid(
         {"cnm_minimal.proposal_selection.select_by_vote": _write_it("the vote"),
          "cnm_minimal.proposal_selection.pairwise_iou": _write_it("the pairwise IoU")})
+    mistakes, failed = _vote_mistakes(), None
+    possible = set(mistakes)                       # the mistakes that explain every case so far
     for case, segments, nll in _vote_cases():
-        got = f(segments, nll)
         expected = _select_by_vote(segments, nll)
-        answer = _tensor(got, f"vote_answer on {case}")
+        answer = _tensor(f(segments, nll), f"vote_answer on {case}")
         assert tuple(answer.shape) == tuple(expected.shape), (
             f"vote_answer on {case} should return one index per query, shape {tuple(expected.shape)}; got shape "
             f"{tuple(answer.shape)}")
-        if torch.equal(answer.long(), expected):
-            continue
-        if torch.equal(answer.long(), nll.argmin(-1)):
-            raise AssertionError(f"vote_answer on {case} returned the lowest-loss proposal; the vote of Eq. 12.8 can "
-                                 "choose another one: score_i = sum_j IoU(p_i, p_j) c_j")
-        iou = _pairwise(segments)
-        if torch.equal(answer.long(), iou.sum(-1).argmax(-1)):
-            raise AssertionError(f"vote_answer on {case}: every voter counts the same in your vote (c_j = 1, the "
-                                 "ActivityNet rule); weight voter j by c_j, its IoU with the lowest-loss proposal")
-        worst = iou[torch.arange(len(nll)), nll.argmax(-1)]
-        if torch.equal(answer.long(), (iou * worst[:, None, :]).sum(-1).argmax(-1)):
-            raise AssertionError(f"vote_answer on {case}: c_j should be the IoU with the proposal of the *lowest* "
-                                 "loss (argmin), not the highest")
-        raise AssertionError(f"vote_answer on {case} chose {answer.long().tolist()}, expected {expected.tolist()}")
+        answer = answer.long()
+        iou, raw = _pairwise(segments), _pairwise(segments, clamp=False)
+        possible &= {name for name, (_, wrong) in mistakes.items() if torch.equal(answer, wrong(iou, raw, nll))}
+        if failed is None and not torch.equal(answer, expected):
+            wrong_rows = (answer != expected).nonzero().flatten()
+            failed = (case, wrong_rows, answer, expected)
+    if failed is None:
+        return
+    case, rows, answer, expected = failed
+    name = next((n for n in mistakes if n in possible), None)
+    if name is not None:
+        raise AssertionError(f"vote_answer on {case}: {mistakes[name][0]}")
+    raise AssertionError(f"vote_answer on {case} chose {answer[rows[:3]].tolist()} for queries {rows[:3].tolist()} "
+                         f"(of {len(rows)} that differ), expected {expected[rows[:3]].tolist()}")
 
 
-def _pairwise(segments: torch.Tensor) -> torch.Tensor:
+def _pairwise(segments: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     start, end = segments[..., 0], segments[..., 1]
     inter = torch.minimum(end[:, :, None], end[:, None, :]) - torch.maximum(start[:, :, None], start[:, None, :])
     union = torch.maximum(end[:, :, None], end[:, None, :]) - torch.minimum(start[:, :, None], start[:, None, :])
-    return ((inter + 1e-10) / (union + 1e-10)).clamp(min=0.0)
+    iou = (inter + 1e-10) / (union + 1e-10)
+    return iou.clamp(min=0.0) if clamp else iou
 
 
 REWORDED_EXERCISES = [
