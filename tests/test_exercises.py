@@ -101,7 +101,42 @@ def vote_answer(segments, nll):
     {body}
 '''
 
+RESAMPLE = '''
+import numpy as np
+
+def resample(features, num_clips):
+    features = np.asarray(features, dtype=float)
+    t = len(features)
+    bounds = {bounds}
+    return np.stack([{clip} for a, b in zip(bounds[:-1], bounds[1:])])
+'''
+ROUNDED = "np.minimum(np.round(np.arange(num_clips + 1) / num_clips * t).astype(int), t - 1)"
+SEGMENT = "features[a:b].mean(axis=0) if b > a else features[a]"
+
 WRONG = [
+    Wrong("resample", "last-row-used", RESAMPLE.format(
+        bounds="np.round(np.arange(num_clips + 1) / num_clips * t).astype(int)", clip=SEGMENT),
+          "the last row is never averaged in"),
+    Wrong("resample", "floored-boundaries", RESAMPLE.format(
+        bounds="np.minimum(np.floor(np.arange(num_clips + 1) / num_clips * t).astype(int), t - 1)", clip=SEGMENT),
+          "rounded to the nearest row (numpy's round), not floored"),
+    Wrong("resample", "round-half-up", RESAMPLE.format(
+        bounds="np.minimum(np.floor(np.arange(num_clips + 1) / num_clips * t + 0.5).astype(int), t - 1)",
+        clip=SEGMENT), "round(2.5) is 2, not 3"),
+    Wrong("resample", "zeros-for-empty-clips", RESAMPLE.format(
+        bounds=ROUNDED, clip="features[a:b].mean(axis=0) if b > a else np.zeros(features.shape[1])"),
+          "repeats row b_j"),
+    Wrong("resample", "inclusive-end", RESAMPLE.format(bounds=ROUNDED, clip="features[a:max(a, b) + 1].mean(axis=0)"),
+          "the row b_{j+1} belongs to the next clip"),
+    Wrong("resample", "interpolates",
+          "import numpy as np\n\ndef resample(features, num_clips):\n"
+          "    features = np.asarray(features, dtype=float)\n"
+          "    x = np.linspace(0, len(features) - 1, num_clips)\n"
+          "    return np.stack([np.interp(x, np.arange(len(features)), col) for col in features.T], axis=1)\n",
+          "the values differ from Eq. 2.1's segment means"),
+    Wrong("resample", "uses-the-package",
+          "from cnm_minimal.data.features import resample_clips as resample\n",
+          "calls the package's own `cnm_minimal.data.features.resample_clips`"),
     Wrong("best_constant_window", "grid-without-end-point", GRID_SEARCH.format(grid="np.arange(0.0, 1.0, step)"),
           "includes its end point 1"),
     Wrong("best_constant_window", "grid-without-start-point",
@@ -583,4 +618,29 @@ def test_correct_variants_of_the_vote_pass(source):
     exec(compile(source, "right-vote_answer", "exec"), namespace)
     outcome = grading_support.run_check(BY_NAME["vote_answer"].check,
                                         grading_support.LocalSubmission(namespace["vote_answer"], "vote_answer"))
+    assert outcome["kind"] == "ok", outcome
+
+
+RESAMPLE_RIGHT = [
+    RESAMPLE.format(bounds=ROUNDED, clip=SEGMENT),
+    """
+import numpy as np
+
+def resample(features, num_clips):
+    x = np.asarray(features, dtype=np.float64)
+    t = x.shape[0]
+    b = np.minimum(np.round(np.arange(num_clips + 1) * t / num_clips), t - 1).astype(int)
+    sums = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    counts = (b[1:] - b[:-1])[:, None]
+    return np.where(counts > 0, (sums[b[1:]] - sums[b[:-1]]) / np.maximum(counts, 1), x[b[:-1]])
+""",
+]
+
+
+@pytest.mark.parametrize("source", RESAMPLE_RIGHT, ids=["loop", "cumulative-sums"])
+def test_correct_variants_of_resample_pass(source):
+    namespace: dict = {}
+    exec(compile(source, "right-resample", "exec"), namespace)
+    outcome = grading_support.run_check(BY_NAME["resample"].check,
+                                        grading_support.LocalSubmission(namespace["resample"], "resample"))
     assert outcome["kind"] == "ok", outcome

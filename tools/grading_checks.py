@@ -30,13 +30,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grading_support import Unsupported, as_submission  # noqa: E402
+from grading_support import StudentError, Unsupported, as_submission  # noqa: E402
 
 # The references, bound now: rebinding the package's attributes later (in this process) does not reach them.
 from cnm_minimal import metrics as _metrics  # noqa: E402
 from cnm_minimal.attention import MASK_EPS as _MASK_EPS  # noqa: E402
 from cnm_minimal.attention import mask_conditioned_softmax as _mask_conditioned_softmax  # noqa: E402
 from cnm_minimal.baselines import best_constant_window as _best_constant_window  # noqa: E402
+from cnm_minimal.data.features import resample_clips as _resample_clips  # noqa: E402
 from cnm_minimal.gaussian_mask import gaussian_mask as _gaussian_mask  # noqa: E402
 from cnm_minimal.losses import ivc_loss as _ivc_loss  # noqa: E402
 from cnm_minimal.model import CNM as _CNM  # noqa: E402
@@ -157,6 +158,85 @@ def check_best_constant_window(best_constant_window) -> None:
         raise AssertionError(
             f"on {label} your window {got.round(4).tolist()} has mean training IoU {score:.4f}, but the window "
             f"{expected.round(4).tolist()} on the grid of step {grid_step:g} has {best:.4f}: {advice}")
+
+
+# -- chapter 2 ----------------------------------------------------------------------------------------------
+def _resample_with(features: np.ndarray, num_clips: int, bounds: np.ndarray, empty: str = "repeat") -> np.ndarray:
+    """Segment means over ``bounds`` (a plausible variant of Eq. 2.1 for each way of getting them wrong)."""
+    rows = []
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        if end > start:
+            rows.append(features[start:end].mean(axis=0))
+        else:
+            rows.append(features[min(start, len(features) - 1)] if empty == "repeat" else np.zeros(features.shape[1]))
+    return np.stack(rows)
+
+
+def _resample_mistakes() -> dict:
+    """Plausible wrong versions of Eq. 2.1, each ``(message, function of features and N)``, in report order."""
+    def grid(t, n):
+        return np.arange(n + 1) / n * t
+
+    return {
+        "no clip": ("the boundaries are clipped to T - 1 (Eq. 2.1), so the last row is never averaged in: a quirk of "
+                    "the authors' code that the book keeps",
+                    lambda f, n: _resample_with(f, n, np.round(grid(len(f), n)).astype(int))),
+        "floor": ("the boundaries are rounded to the nearest row (numpy's round), not floored",
+                  lambda f, n: _resample_with(f, n, np.minimum(np.floor(grid(len(f), n)).astype(int), len(f) - 1))),
+        "half up": ("the boundaries round halves to the even row, as numpy's round (and the authors' code) does: "
+                    "round(2.5) is 2, not 3",
+                    lambda f, n: _resample_with(f, n, np.minimum(np.floor(grid(len(f), n) + 0.5).astype(int),
+                                                                 len(f) - 1))),
+        "zeros": ("a clip with no row of its own (b_j = b_{j+1}) repeats row b_j: short videos repeat rows, they do "
+                  "not get zeros",
+                  lambda f, n: _resample_with(f, n, np.minimum(np.round(grid(len(f), n)).astype(int), len(f) - 1),
+                                              empty="zeros")),
+        "inclusive end": ("clip j averages rows b_j to b_{j+1} - 1: the row b_{j+1} belongs to the next clip",
+                          lambda f, n: np.stack([f[a:max(b, a) + 1].mean(axis=0) for a, b in zip(
+                              *(lambda b: (b[:-1], b[1:]))(np.minimum(np.round(grid(len(f), n)).astype(int),
+                                                                      len(f) - 1)))])),
+    }
+
+
+def _resample_cases() -> list[tuple[str, np.ndarray, int]]:
+    rng = np.random.default_rng(2)
+    return [("T = 7 rows into N = 3 clips", np.arange(7.0)[:, None], 3),
+            ("T = 5 rows into N = 2 clips (a boundary at 2.5)", rng.normal(size=(5, 4)), 2),
+            ("a long video: T = 61 rows of 8 values into N = 16 clips", rng.normal(size=(61, 8)), 16),
+            ("a short video: T = 3 rows into N = 8 clips (rows repeat)", rng.normal(size=(3, 5)), 8),
+            ("T = N = 6", rng.normal(size=(6, 3)), 6),
+            ("a single row into N = 4 clips", rng.normal(size=(1, 2)), 4)]
+
+
+def check_resample(resample) -> None:
+    f = as_submission(resample, "resample").forbid({
+        "cnm_minimal.data.features.resample_clips": _write_it("Eq. 2.1"),
+        "cnm_minimal.data.features.clip_boundaries": _write_it("the boundaries of Eq. 2.1")})
+    mistakes, failed = _resample_mistakes(), None
+    possible = set(mistakes)
+    for case, features, num_clips in _resample_cases():
+        expected = _resample_clips(features, num_clips).astype(np.float64)
+        try:
+            got = f(features.copy(), num_clips)
+        except StudentError:
+            if failed is None:                       # the first thing that went wrong: the student sees it
+                raise
+            break                                    # an earlier case already failed: explain that one
+        answer = _tensor(got, f"resample on {case}").numpy()
+        assert answer.shape == expected.shape, (
+            f"resample on {case}: the result has shape {answer.shape}, expected {expected.shape} (N rows of D values)")
+        possible &= {name for name, (_, wrong) in mistakes.items()
+                     if np.allclose(answer, wrong(features, num_clips), rtol=1e-5, atol=1e-6)}
+        if failed is None and not np.allclose(answer, expected, rtol=1e-5, atol=1e-6):
+            failed = (case, np.abs(answer - expected).max())
+    if failed is None:
+        return
+    case, worst = failed
+    name = next((n for n in mistakes if n in possible), None)
+    if name is not None:
+        raise AssertionError(f"resample on {case}: {mistakes[name][0]}")
+    raise AssertionError(f"resample on {case}: the values differ from Eq. 2.1's segment means (largest difference "
+                         f"{worst:.3g}); compute b_j = min(round(j T / N), T - 1) and average rows b_j .. b_(j+1) - 1")
 
 
 # -- chapters 3 to 8: the components -----------------------------------------------------------------------
@@ -611,6 +691,7 @@ USE_REWORDED = True
 
 EXERCISES = [
     Exercise("01_the_task", 3, "best_constant_window", 1, check_best_constant_window),
+    Exercise("02_data", 2, "resample", 1, check_resample),
     Exercise("03_gaussian_mask", 2, "half_height_width", 1, check_half_height_width),
     Exercise("04_negative_mining", 2, "weighted_summary", 1, check_weighted_summary),
     Exercise("05_attention", 2, "masked_attention_weights", 1, check_masked_attention_weights),
