@@ -113,7 +113,33 @@ def resample(features, num_clips):
 ROUNDED = "np.minimum(np.round(np.arange(num_clips + 1) / num_clips * t).astype(int), t - 1)"
 SEGMENT = "features[a:b].mean(axis=0) if b > a else features[a]"
 
+HARD = '''
+import numpy as np
+from cnm_minimal import baselines, metrics
+
+def prior_hard_queries(train_moments, test_moments, threshold=0.3):
+    train, test = np.asarray(train_moments, dtype=float), np.asarray(test_moments, dtype=float)
+    window = {window}
+    iou = metrics.temporal_iou(np.repeat(window[None], len(test), 0), test)
+    return {returned}
+'''
+BEST_ON_TRAIN = "baselines.best_constant_window(train)"
+
 WRONG = [
+    Wrong("prior_hard_queries", "window-chosen-on-test", HARD.format(
+        window="baselines.best_constant_window(test)", returned="iou < threshold"), "on the *training* moments"),
+    Wrong("prior_hard_queries", "keeps-the-easy-ones", HARD.format(window=BEST_ON_TRAIN, returned="iou >= threshold"),
+          "where the window *fails*"),
+    Wrong("prior_hard_queries", "ignores-the-threshold", HARD.format(window=BEST_ON_TRAIN, returned="iou < 0.3"),
+          "use the threshold argument"),
+    Wrong("prior_hard_queries", "mean-window", HARD.format(
+        window="baselines.mean_training_window(train)", returned="iou < threshold"), "not the mean training window"),
+    Wrong("prior_hard_queries", "returns-indices", HARD.format(
+        window=BEST_ON_TRAIN, returned="np.nonzero(iou < threshold)[0]"), "a mask, not the indices"),
+    Wrong("prior_hard_queries", "uses-the-package",
+          "from cnm_minimal import baselines, bias\n\ndef prior_hard_queries(train_moments, test_moments, threshold=0.3):\n"
+          "    return bias.prior_hard(test_moments, baselines.best_constant_window(train_moments), threshold)\n",
+          "calls the package's own `cnm_minimal.bias.prior_hard`"),
     Wrong("resample", "last-row-used", RESAMPLE.format(
         bounds="np.round(np.arange(num_clips + 1) / num_clips * t).astype(int)", clip=SEGMENT),
           "the last row is never averaged in"),
@@ -643,4 +669,32 @@ def test_correct_variants_of_resample_pass(source):
     exec(compile(source, "right-resample", "exec"), namespace)
     outcome = grading_support.run_check(BY_NAME["resample"].check,
                                         grading_support.LocalSubmission(namespace["resample"], "resample"))
+    assert outcome["kind"] == "ok", outcome
+
+
+HARD_RIGHT = [
+    HARD.format(window=BEST_ON_TRAIN, returned="iou < threshold"),
+    """
+import numpy as np
+from cnm_minimal import baselines
+
+def prior_hard_queries(train_moments, test_moments, threshold=0.3):
+    a, b = baselines.best_constant_window(train_moments)
+    mask = []
+    for s, e in np.asarray(test_moments, dtype=float).tolist():
+        inter = min(b, e) - max(a, s)
+        union = max(b, e) - min(a, s)
+        mask.append(max((inter + 1e-10) / (union + 1e-10), 0.0) < threshold)
+    return np.array(mask)
+""",
+]
+
+
+@pytest.mark.parametrize("source", HARD_RIGHT, ids=["vectorised", "loop"])
+def test_correct_variants_of_prior_hard_queries_pass(source):
+    namespace: dict = {}
+    exec(compile(source, "right-prior_hard_queries", "exec"), namespace)
+    outcome = grading_support.run_check(BY_NAME["prior_hard_queries"].check,
+                                        grading_support.LocalSubmission(namespace["prior_hard_queries"],
+                                                                        "prior_hard_queries"))
     assert outcome["kind"] == "ok", outcome

@@ -37,6 +37,8 @@ from cnm_minimal import metrics as _metrics  # noqa: E402
 from cnm_minimal.attention import MASK_EPS as _MASK_EPS  # noqa: E402
 from cnm_minimal.attention import mask_conditioned_softmax as _mask_conditioned_softmax  # noqa: E402
 from cnm_minimal.baselines import best_constant_window as _best_constant_window  # noqa: E402
+from cnm_minimal.baselines import mean_training_window as _mean_training_window  # noqa: E402
+from cnm_minimal.bias import prior_hard as _prior_hard  # noqa: E402
 from cnm_minimal.data.features import resample_clips as _resample_clips  # noqa: E402
 from cnm_minimal.gaussian_mask import gaussian_mask as _gaussian_mask  # noqa: E402
 from cnm_minimal.losses import ivc_loss as _ivc_loss  # noqa: E402
@@ -237,6 +239,74 @@ def check_resample(resample) -> None:
         raise AssertionError(f"resample on {case}: {mistakes[name][0]}")
     raise AssertionError(f"resample on {case}: the values differ from Eq. 2.1's segment means (largest difference "
                          f"{worst:.3g}); compute b_j = min(round(j T / N), T - 1) and average rows b_j .. b_(j+1) - 1")
+
+
+# -- chapter 11 ---------------------------------------------------------------------------------------------
+def _window_ious(window, moments) -> np.ndarray:
+    return _temporal_iou(np.repeat(np.asarray(window, dtype=float)[None], len(moments), 0), moments)
+
+
+def _prior_hard_mistakes() -> dict:
+    """Plausible wrong prior-hard subsets, each ``(message, function of train, test, threshold)``, in report order."""
+    return {
+        "chosen on test": ("choose the constant window on the *training* moments: the test moments must not choose "
+                           "anything",
+                           lambda train, test, t: _window_ious(_best_constant_window(test), test) < t),
+        "easy ones": ("the prior-hard queries are those where the window *fails*: IoU below the threshold, not at or "
+                      "above it",
+                      lambda train, test, t: _window_ious(_best_constant_window(train), test) >= t),
+        "fixed threshold": ("use the threshold argument: your subset does not change when it does",
+                            lambda train, test, t: _window_ious(_best_constant_window(train), test) < 0.3),
+        "mean window": ("the prior is the *best* constant window (the grid search of chapter 1), not the mean "
+                        "training window",
+                        lambda train, test, t: _window_ious(_mean_training_window(train), test) < t),
+    }
+
+
+def _prior_hard_cases() -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+    rng = np.random.default_rng(11)
+
+    def moments(n, low, high):
+        starts = rng.uniform(low, high, n)
+        return np.stack([starts, np.minimum(starts + rng.uniform(0.1, 0.4, n), 1.0)], axis=1)
+
+    train, test = moments(80, 0.0, 0.4), np.concatenate([moments(30, 0.0, 0.4), moments(20, 0.4, 0.8)])
+    late = moments(40, 0.4, 0.8)
+    return [("80 early training moments, 50 test moments (threshold 0.3)", train, test, 0.3),
+            ("the same moments with threshold 0.5", train, test, 0.5),
+            ("the same moments with threshold 0.1", train, test, 0.1),
+            ("early training moments and late test moments", train, late, 0.3)]
+
+
+def check_prior_hard_queries(prior_hard_queries) -> None:
+    f = as_submission(prior_hard_queries, "prior_hard_queries").forbid({
+        "cnm_minimal.bias.prior_hard": _write_it("the prior-hard subset",
+                                                 "baselines.best_constant_window and metrics.temporal_iou may help"),
+        "cnm_minimal.bias.baseline_table": _write_it("the prior-hard subset")})
+    mistakes, failed = _prior_hard_mistakes(), None
+    possible = set(mistakes)
+    for case, train, test, threshold in _prior_hard_cases():
+        expected = _prior_hard(test, _best_constant_window(train), threshold)
+        got = f(train.copy(), test.copy(), threshold=threshold)
+        if isinstance(got, Unsupported) or got is None:
+            raise AssertionError(f"prior_hard_queries on {case} should return a boolean mask, but returned {got}")
+        answer = np.asarray(got)
+        assert answer.shape == expected.shape, (
+            f"prior_hard_queries on {case} should return one True/False per test query, shape {expected.shape}; "
+            f"got shape {answer.shape} (a mask, not the indices)")
+        answer = answer.astype(bool)
+        possible &= {n for n, (_, wrong) in mistakes.items() if np.array_equal(answer, wrong(train, test, threshold))}
+        if failed is None and not np.array_equal(answer, expected):
+            failed = (case, int(answer.sum()), int(expected.sum()), len(expected))
+    if failed is None:
+        return
+    case, got_count, expected_count, total = failed
+    name = next((n for n in mistakes if n in possible), None)
+    if name is not None:
+        raise AssertionError(f"prior_hard_queries on {case}: {mistakes[name][0]}")
+    raise AssertionError(f"prior_hard_queries on {case} marked {got_count} of {total} test queries, expected "
+                         f"{expected_count}: the best constant window chosen on the training moments (step 0.01) "
+                         "reaches IoU below the threshold on the prior-hard ones")
 
 
 # -- chapters 3 to 8: the components -----------------------------------------------------------------------
@@ -699,6 +769,7 @@ EXERCISES = [
     Exercise("07_ivc_loss", 2, "ivc_terms", 1, check_ivc_terms),
     Exercise("08_assembly", 2, "three_separate_passes", 1, check_three_separate_passes),
     Exercise("09_training", 3, "clip_width_predictions", 1, check_clip_width_predictions),
+    Exercise("11_honest_evaluation", 3, "prior_hard_queries", 1, check_prior_hard_queries),
     Exercise("12_cpl", 2, "vote_answer", 1, check_vote_answer),
 ]
 CURRENT_EXERCISES = list(EXERCISES)
