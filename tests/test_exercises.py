@@ -125,7 +125,22 @@ def prior_hard_queries(train_moments, test_moments, threshold=0.3):
 '''
 BEST_ON_TRAIN = "baselines.best_constant_window(train)"
 
+COST = "import math\n\ndef run_seconds(epochs, queries, batch, t_step, t_eval):\n    return {formula}\n"
+
 WRONG = [
+    Wrong("run_seconds", "floor-division", COST.format(formula="epochs * ((queries // batch) * t_step + t_eval)"),
+          "ceil(N / B), not floor"),
+    Wrong("run_seconds", "fractional-iterations", COST.format(formula="epochs * (queries / batch * t_step + t_eval)"),
+          "a fraction of one does not run"),
+    Wrong("run_seconds", "evaluation-once",
+          COST.format(formula="epochs * math.ceil(queries / batch) * t_step + t_eval"), "t_eval counts E times"),
+    Wrong("run_seconds", "evaluation-per-iteration",
+          COST.format(formula="epochs * math.ceil(queries / batch) * (t_step + t_eval)"), "not one per iteration"),
+    Wrong("run_seconds", "one-query-per-iteration", COST.format(formula="epochs * (queries * t_step + t_eval)"),
+          "not N"),
+    Wrong("run_seconds", "hours-not-seconds",
+          COST.format(formula="epochs * (math.ceil(queries / batch) * t_step + t_eval) / 3600"),
+          "expected 21750 s by Eq. 13.1"),
     Wrong("prior_hard_queries", "window-chosen-on-test", HARD.format(
         window="baselines.best_constant_window(test)", returned="iou < threshold"), "on the *training* moments"),
     Wrong("prior_hard_queries", "keeps-the-easy-ones", HARD.format(window=BEST_ON_TRAIN, returned="iou >= threshold"),
@@ -697,4 +712,21 @@ def test_correct_variants_of_prior_hard_queries_pass(source):
     outcome = grading_support.run_check(BY_NAME["prior_hard_queries"].check,
                                         grading_support.LocalSubmission(namespace["prior_hard_queries"],
                                                                         "prior_hard_queries"))
+    assert outcome["kind"] == "ok", outcome
+
+
+COST_RIGHT = [
+    COST.format(formula="epochs * (math.ceil(queries / batch) * t_step + t_eval)"),
+    "def run_seconds(epochs, queries, batch, t_step, t_eval):\n"
+    "    iterations = -(-queries // batch)                 # ceil without math\n"
+    "    return sum(iterations * t_step + t_eval for _ in range(epochs))\n",
+]
+
+
+@pytest.mark.parametrize("source", COST_RIGHT, ids=["math-ceil", "integer-ceil"])
+def test_correct_variants_of_run_seconds_pass(source):
+    namespace: dict = {}
+    exec(compile(source, "right-run_seconds", "exec"), namespace)
+    outcome = grading_support.run_check(BY_NAME["run_seconds"].check,
+                                        grading_support.LocalSubmission(namespace["run_seconds"], "run_seconds"))
     assert outcome["kind"] == "ok", outcome

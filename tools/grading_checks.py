@@ -309,6 +309,51 @@ def check_prior_hard_queries(prior_hard_queries) -> None:
                          "reaches IoU below the threshold on the prior-hard ones")
 
 
+# -- chapter 13 ---------------------------------------------------------------------------------------------
+def _run_seconds(epochs, queries, batch, t_step, t_eval) -> float:
+    return epochs * (math.ceil(queries / batch) * t_step + t_eval)                       # Eq. 13.1
+
+
+def _run_cost_mistakes() -> dict:
+    """Plausible wrong readings of Eq. 13.1, each ``(message, function)``, in report order."""
+    return {
+        "floor": ("the last, smaller batch is an iteration too: ceil(N / B), not floor",
+                  lambda e, n, b, s, v: e * ((n // b) * s + v)),
+        "fraction": ("an epoch has a whole number of iterations, ceil(N / B): a fraction of one does not run",
+                     lambda e, n, b, s, v: e * (n / b * s + v)),
+        "evaluation once": ("the evaluation runs after every epoch, so t_eval counts E times, not once",
+                            lambda e, n, b, s, v: e * math.ceil(n / b) * s + v),
+        "evaluation per step": ("t_eval is one evaluation per epoch, not one per iteration",
+                                lambda e, n, b, s, v: e * math.ceil(n / b) * (s + v)),
+        "queries per step": ("an iteration processes a batch of B queries: the count of iterations is ceil(N / B), "
+                             "not N",
+                             lambda e, n, b, s, v: e * (n * s + v)),
+    }
+
+
+def check_run_seconds(run_seconds) -> None:
+    f = as_submission(run_seconds, "run_seconds")
+    cases = [("the authors' Charades-STA run: 50 epochs, 9,560 queries, batch 128", (50, 9560, 128, 5.0, 60.0)),
+             ("batch 32", (50, 9560, 32, 1.5, 60.0)),
+             ("a batch that divides the queries: 4 epochs, 1,024 queries, batch 128", (4, 1024, 128, 2.0, 10.0)),
+             ("one epoch of 706 queries at batch 32", (1, 706, 32, 0.2, 1.5))]
+    mistakes, failed, possible = _run_cost_mistakes(), None, set(_run_cost_mistakes())
+    for case, arguments in cases:
+        expected = _run_seconds(*arguments)
+        got = _number(f(*arguments), f"run_seconds{arguments}")
+        possible &= {n for n, (_, wrong) in mistakes.items() if math.isclose(got, wrong(*arguments), rel_tol=1e-9)}
+        if failed is None and not math.isclose(got, expected, rel_tol=1e-9):
+            failed = (case, arguments, got, expected)
+    if failed is None:
+        return
+    case, arguments, got, expected = failed
+    name = next((n for n in mistakes if n in possible), None)
+    if name is not None:
+        raise AssertionError(f"run_seconds on {case}: {mistakes[name][0]}")
+    raise AssertionError(f"run_seconds{arguments} ({case}) returned {got:.6g} s, expected {expected:.6g} s by Eq. 13.1: "
+                         "T = E (ceil(N / B) t_step + t_eval)")
+
+
 # -- chapters 3 to 8: the components -----------------------------------------------------------------------
 def check_half_height_width(half_height_width) -> None:
     f = as_submission(half_height_width, "half_height_width")
@@ -771,6 +816,7 @@ EXERCISES = [
     Exercise("09_training", 3, "clip_width_predictions", 1, check_clip_width_predictions),
     Exercise("11_honest_evaluation", 3, "prior_hard_queries", 1, check_prior_hard_queries),
     Exercise("12_cpl", 2, "vote_answer", 1, check_vote_answer),
+    Exercise("13_full_scale", 5, "run_seconds", 1, check_run_seconds),
 ]
 CURRENT_EXERCISES = list(EXERCISES)
 if USE_REWORDED:
