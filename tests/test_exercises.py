@@ -127,7 +127,26 @@ BEST_ON_TRAIN = "baselines.best_constant_window(train)"
 
 COST = "import math\n\ndef run_seconds(epochs, queries, batch, t_step, t_eval):\n    return {formula}\n"
 
+SEEDS = ("import numpy as np\n\ndef seed_difference(a, b):\n    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)\n"
+         "    n = len(a)\n    return {difference}, {half}\n")
+DIFFERENCE, HALF = "b.mean() - a.mean()", "2 * np.sqrt(a.std() ** 2 / n + b.std() ** 2 / n)"
+
 WRONG = [
+    Wrong("seed_difference", "a-minus-b", SEEDS.format(difference="a.mean() - b.mean()", half=HALF),
+          "the variant's mean minus full's"),
+    Wrong("seed_difference", "sample-std", SEEDS.format(
+        difference=DIFFERENCE, half="2 * np.sqrt(a.std(ddof=1) ** 2 / n + b.std(ddof=1) ** 2 / n)"), "not the sample one"),
+    Wrong("seed_difference", "no-division-by-n", SEEDS.format(
+        difference=DIFFERENCE, half="2 * np.sqrt(a.std() ** 2 + b.std() ** 2)"), "divide each variance by n"),
+    Wrong("seed_difference", "one-standard-error", SEEDS.format(
+        difference=DIFFERENCE, half="np.sqrt(a.std() ** 2 / n + b.std() ** 2 / n)"), "*two* standard errors"),
+    Wrong("seed_difference", "1.96", SEEDS.format(
+        difference=DIFFERENCE, half="1.96 * np.sqrt(a.std() ** 2 / n + b.std() ** 2 / n)"), "not 1.96"),
+    Wrong("seed_difference", "stds-added", SEEDS.format(
+        difference=DIFFERENCE, half="2 * (a.std() + b.std()) / np.sqrt(n)"), "add in quadrature"),
+    Wrong("seed_difference", "one-number",
+          "import numpy as np\n\ndef seed_difference(a, b):\n    return float(np.mean(b) - np.mean(a))\n",
+          "should return two numbers"),
     Wrong("run_seconds", "floor-division", COST.format(formula="epochs * ((queries // batch) * t_step + t_eval)"),
           "ceil(N / B), not floor"),
     Wrong("run_seconds", "fractional-iterations", COST.format(formula="epochs * (queries / batch * t_step + t_eval)"),
@@ -729,4 +748,21 @@ def test_correct_variants_of_run_seconds_pass(source):
     exec(compile(source, "right-run_seconds", "exec"), namespace)
     outcome = grading_support.run_check(BY_NAME["run_seconds"].check,
                                         grading_support.LocalSubmission(namespace["run_seconds"], "run_seconds"))
+    assert outcome["kind"] == "ok", outcome
+
+
+SEEDS_RIGHT = [
+    SEEDS.format(difference=DIFFERENCE, half=HALF),
+    "import statistics\n\ndef seed_difference(a, b):\n"
+    "    se = (statistics.pvariance(a) / len(a) + statistics.pvariance(b) / len(b)) ** 0.5\n"
+    "    return statistics.fmean(b) - statistics.fmean(a), 2 * se\n",
+]
+
+
+@pytest.mark.parametrize("source", SEEDS_RIGHT, ids=["numpy", "statistics"])
+def test_correct_variants_of_seed_difference_pass(source):
+    namespace: dict = {}
+    exec(compile(source, "right-seed_difference", "exec"), namespace)
+    outcome = grading_support.run_check(BY_NAME["seed_difference"].check,
+                                        grading_support.LocalSubmission(namespace["seed_difference"], "seed_difference"))
     assert outcome["kind"] == "ok", outcome

@@ -241,6 +241,63 @@ def check_resample(resample) -> None:
                          f"{worst:.3g}); compute b_j = min(round(j T / N), T - 1) and average rows b_j .. b_(j+1) - 1")
 
 
+# -- chapter 10 ---------------------------------------------------------------------------------------------
+def _seed_difference(a, b, ddof: int = 0, factor: float = 2.0, sign: float = 1.0, per_seed: bool = True,
+                     add_stds: bool = False) -> tuple[float, float]:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    sa, sb, n = a.std(ddof=ddof), b.std(ddof=ddof), (len(a) if per_seed else 1)
+    spread = (sa + sb) / math.sqrt(n) if add_stds else math.sqrt(sa ** 2 / n + sb ** 2 / n)
+    return sign * (b.mean() - a.mean()), factor * spread
+
+
+def _seed_mistakes() -> dict:
+    return {
+        "sign": ("the difference is the variant's mean minus full's (b - a): a variant that scores lower gets a "
+                 "negative difference", lambda a, b: _seed_difference(a, b, sign=-1.0)),
+        "sample std": ("use the population standard deviation of the seeds (np.std, as the table does), not the "
+                       "sample one (ddof=1)", lambda a, b: _seed_difference(a, b, ddof=1)),
+        "no sqrt n": ("a mean of n seeds has the standard error s / sqrt(n): divide each variance by n",
+                      lambda a, b: _seed_difference(a, b, per_seed=False)),
+        "one se": ("the rough 95% interval is the difference plus or minus *two* standard errors",
+                   lambda a, b: _seed_difference(a, b, factor=1.0)),
+        "1.96": ("the exercise's rough interval uses 2 standard errors, not 1.96",
+                 lambda a, b: _seed_difference(a, b, factor=1.96)),
+        "added stds": ("standard errors add in quadrature: sqrt(s_a^2 / n + s_b^2 / n), not (s_a + s_b) / sqrt(n)",
+                       lambda a, b: _seed_difference(a, b, add_stds=True)),
+    }
+
+
+def check_seed_difference(seed_difference) -> None:
+    f = as_submission(seed_difference, "seed_difference")
+    cases = [("three seeds each (full 33.1, 35.0, 31.8; variant 34.0, 36.6, 35.2)",
+              [33.1, 35.0, 31.8], [34.0, 36.6, 35.2]),
+             ("a variant that scores lower, five seeds each", [35.2, 34.1, 36.0, 33.9, 35.5],
+              [33.0, 34.4, 31.9, 33.1, 32.2]),
+             ("two seeds each", [30.0, 32.0], [31.0, 35.0])]
+    mistakes, failed, possible = _seed_mistakes(), None, set(_seed_mistakes())
+    for case, a, b in cases:
+        expected = _seed_difference(a, b)
+        got = f(list(a), list(b))
+        if isinstance(got, Unsupported) or not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise AssertionError(f"seed_difference on {case} should return two numbers (difference, half-width), "
+                                 f"but returned {got}")
+        answer = (_number(got[0], "the difference"), _number(got[1], "the half-width"))
+
+        def same(x, y):
+            return all(math.isclose(u, v, rel_tol=1e-6, abs_tol=1e-9) for u, v in zip(x, y))
+        possible &= {n for n, (_, wrong) in mistakes.items() if same(answer, wrong(a, b))}
+        if failed is None and not same(answer, expected):
+            failed = (case, answer, expected)
+    if failed is None:
+        return
+    case, answer, expected = failed
+    name = next((n for n in mistakes if n in possible), None)
+    if name is not None:
+        raise AssertionError(f"seed_difference on {case}: {mistakes[name][0]}")
+    raise AssertionError(f"seed_difference on {case} returned ({answer[0]:.4g}, {answer[1]:.4g}), expected "
+                         f"({expected[0]:.4g}, {expected[1]:.4g}): mean(b) - mean(a), and 2 sqrt(s_a^2/n + s_b^2/n)")
+
+
 # -- chapter 11 ---------------------------------------------------------------------------------------------
 def _window_ious(window, moments) -> np.ndarray:
     return _temporal_iou(np.repeat(np.asarray(window, dtype=float)[None], len(moments), 0), moments)
@@ -814,6 +871,7 @@ EXERCISES = [
     Exercise("07_ivc_loss", 2, "ivc_terms", 1, check_ivc_terms),
     Exercise("08_assembly", 2, "three_separate_passes", 1, check_three_separate_passes),
     Exercise("09_training", 3, "clip_width_predictions", 1, check_clip_width_predictions),
+    Exercise("10_ablations", 1, "seed_difference", 1, check_seed_difference),
     Exercise("11_honest_evaluation", 3, "prior_hard_queries", 1, check_prior_hard_queries),
     Exercise("12_cpl", 2, "vote_answer", 1, check_vote_answer),
     Exercise("13_full_scale", 5, "run_seconds", 1, check_run_seconds),
