@@ -107,6 +107,19 @@ def _number(got, what: str) -> float:
     raise AssertionError(f"{what} should be a number, but your function returned {got if isinstance(got, Unsupported) else type(got).__name__}")
 
 
+# -- the explanation of a wrong answer: the one mistake that fits every case ---------------------------------
+def _fitting(mistakes: dict, answer, same, *arguments) -> set:
+    """The names of the plausible mistakes whose output on ``arguments`` is ``answer``."""
+    return {name for name, (_, wrong) in mistakes.items() if same(answer, wrong(*arguments))}
+
+
+def _explain(function: str, case: str, mistakes: dict, possible: set) -> None:
+    """Raise the sentence of the first mistake that fits every case, if one does."""
+    name = next((n for n in mistakes if n in possible), None)
+    if name is not None:
+        raise AssertionError(f"{function} on {case}: {mistakes[name][0]}")
+
+
 # -- chapter 1 ----------------------------------------------------------------------------------------------
 def _mean_iou(window, train) -> float:
     return float(_temporal_iou(np.repeat(np.asarray(window, dtype=float)[None], len(train), 0), train).mean())
@@ -227,16 +240,14 @@ def check_resample(resample) -> None:
         answer = _tensor(got, f"resample on {case}").numpy()
         assert answer.shape == expected.shape, (
             f"resample on {case}: the result has shape {answer.shape}, expected {expected.shape} (N rows of D values)")
-        possible &= {name for name, (_, wrong) in mistakes.items()
-                     if np.allclose(answer, wrong(features, num_clips), rtol=1e-5, atol=1e-6)}
+        possible &= _fitting(mistakes, answer, lambda x, y: np.allclose(x, y, rtol=1e-5, atol=1e-6), features,
+                             num_clips)
         if failed is None and not np.allclose(answer, expected, rtol=1e-5, atol=1e-6):
             failed = (case, np.abs(answer - expected).max())
     if failed is None:
         return
     case, worst = failed
-    name = next((n for n in mistakes if n in possible), None)
-    if name is not None:
-        raise AssertionError(f"resample on {case}: {mistakes[name][0]}")
+    _explain("resample", case, mistakes, possible)
     raise AssertionError(f"resample on {case}: the values differ from Eq. 2.1's segment means (largest difference "
                          f"{worst:.3g}); compute b_j = min(round(j T / N), T - 1) and average rows b_j .. b_(j+1) - 1")
 
@@ -285,15 +296,13 @@ def check_seed_difference(seed_difference) -> None:
 
         def same(x, y):
             return all(math.isclose(u, v, rel_tol=1e-6, abs_tol=1e-9) for u, v in zip(x, y))
-        possible &= {n for n, (_, wrong) in mistakes.items() if same(answer, wrong(a, b))}
+        possible &= _fitting(mistakes, answer, same, a, b)
         if failed is None and not same(answer, expected):
             failed = (case, answer, expected)
     if failed is None:
         return
     case, answer, expected = failed
-    name = next((n for n in mistakes if n in possible), None)
-    if name is not None:
-        raise AssertionError(f"seed_difference on {case}: {mistakes[name][0]}")
+    _explain("seed_difference", case, mistakes, possible)
     raise AssertionError(f"seed_difference on {case} returned ({answer[0]:.4g}, {answer[1]:.4g}), expected "
                          f"({expected[0]:.4g}, {expected[1]:.4g}): mean(b) - mean(a), and 2 sqrt(s_a^2/n + s_b^2/n)")
 
@@ -352,15 +361,13 @@ def check_prior_hard_queries(prior_hard_queries) -> None:
             f"prior_hard_queries on {case} should return one True/False per test query, shape {expected.shape}; "
             f"got shape {answer.shape} (a mask, not the indices)")
         answer = answer.astype(bool)
-        possible &= {n for n, (_, wrong) in mistakes.items() if np.array_equal(answer, wrong(train, test, threshold))}
+        possible &= _fitting(mistakes, answer, np.array_equal, train, test, threshold)
         if failed is None and not np.array_equal(answer, expected):
             failed = (case, int(answer.sum()), int(expected.sum()), len(expected))
     if failed is None:
         return
     case, got_count, expected_count, total = failed
-    name = next((n for n in mistakes if n in possible), None)
-    if name is not None:
-        raise AssertionError(f"prior_hard_queries on {case}: {mistakes[name][0]}")
+    _explain("prior_hard_queries", case, mistakes, possible)
     raise AssertionError(f"prior_hard_queries on {case} marked {got_count} of {total} test queries, expected "
                          f"{expected_count}: the best constant window chosen on the training moments (step 0.01) "
                          "reaches IoU below the threshold on the prior-hard ones")
@@ -398,15 +405,13 @@ def check_run_seconds(run_seconds) -> None:
     for case, arguments in cases:
         expected = _run_seconds(*arguments)
         got = _number(f(*arguments), f"run_seconds{arguments}")
-        possible &= {n for n, (_, wrong) in mistakes.items() if math.isclose(got, wrong(*arguments), rel_tol=1e-9)}
+        possible &= _fitting(mistakes, got, lambda x, y: math.isclose(x, y, rel_tol=1e-9), *arguments)
         if failed is None and not math.isclose(got, expected, rel_tol=1e-9):
             failed = (case, arguments, got, expected)
     if failed is None:
         return
     case, arguments, got, expected = failed
-    name = next((n for n in mistakes if n in possible), None)
-    if name is not None:
-        raise AssertionError(f"run_seconds on {case}: {mistakes[name][0]}")
+    _explain("run_seconds", case, mistakes, possible)
     raise AssertionError(f"run_seconds{arguments} ({case}) returned {got:.6g} s, expected {expected:.6g} s by Eq. 13.1: "
                          "T = E (ceil(N / B) t_step + t_eval)")
 
@@ -829,16 +834,14 @@ def check_vote_answer(vote_answer) -> None:
             f"{tuple(answer.shape)}")
         answer = answer.long()
         iou, raw = _pairwise(segments), _pairwise(segments, clamp=False)
-        possible &= {name for name, (_, wrong) in mistakes.items() if torch.equal(answer, wrong(iou, raw, nll))}
+        possible &= _fitting(mistakes, answer, torch.equal, iou, raw, nll)
         if failed is None and not torch.equal(answer, expected):
             wrong_rows = (answer != expected).nonzero().flatten()
             failed = (case, wrong_rows, answer, expected)
     if failed is None:
         return
     case, rows, answer, expected = failed
-    name = next((n for n in mistakes if n in possible), None)
-    if name is not None:
-        raise AssertionError(f"vote_answer on {case}: {mistakes[name][0]}")
+    _explain("vote_answer", case, mistakes, possible)
     raise AssertionError(f"vote_answer on {case} chose {answer[rows[:3]].tolist()} for queries {rows[:3].tolist()} "
                          f"(of {len(rows)} that differ), expected {expected[rows[:3]].tolist()}")
 
