@@ -54,7 +54,7 @@ class Recipe:
     features: TimelineKnobs | None = FULL_FEATURES
     word_vectors: bool = True
     committed: str = ""
-    minutes: str = ""          # wall time measured on two CPU cores
+    minutes: str = ""          # the wall time measured on two CPU cores, in words
     simulate: tuple[str, ...] = ()   # a simulated data set to write first (``simulate`` arguments), unless present
 
 
@@ -62,43 +62,47 @@ _REAL = ("--data", "{sta}", "--feature-file", "{features}", "--word-vectors", "{
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("chapter9", "chapter 9: CNM on the real Charades-STA annotations, book size (one run)", "train",
            (*_REAL, "--kept-words", "400", "--epochs", "4", "--lr", "1e-3", "--seed", "0", "--out", "{out}"),
-           features=BOOK_FEATURES, committed="book/results/chapter9/results.json", minutes="4.0"),
+           features=BOOK_FEATURES, committed="book/results/chapter9/results.json", minutes="4.0 min with the features"),
     Recipe("cnm-split", "chapters 9 and 11: CNM on CNM's split, timeline features, 3 seeds", "ablations",
            ("--variants", "full", "--seeds", "0", "1", "2", *_REAL, "--epochs", "2", "--lr", "1e-3", "--out", "{out}"),
-           committed="book/results/timelines/cnm_split", minutes="17 (training)"),
+           committed="book/results/timelines/cnm_split", minutes="17 min of training"),
     Recipe("charades-cd", "chapter 11: CNM trained and tested on Charades-CD, 3 seeds", "ablations",
            ("--variants", "full", "--seeds", "0", "1", "2", "--data", "{cd}", "--feature-file", "{features}",
             "--word-vectors", "{word_vectors}", "--epochs", "2", "--lr", "1e-3", "--out", "{out}"),
-           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/charades_cd", minutes="22 (training)"),
+           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/charades_cd",
+           minutes="22 min of training"),
     Recipe("study", "chapter 10: the ablations x temporal prior study (natural and balanced), 3 seeds", "study",
            ("--charades", "{sta}", "--out", "{out}", "--work", "{out}/runs", *_REAL, "--epochs", "1", "--lr", "1e-3"),
-           committed="book/results/timelines/study", minutes="220 (training)"),
+           committed="book/results/timelines/study", minutes="220 min of training"),
     Recipe("cpl-vs-cnm", "chapter 12: CPL (authors' lambda) beside CNM, 3 seeds, Charades-CD scored", "ablations",
            ("--variants", "cpl", "full", "--seeds", "0", "1", "2", *_REAL, "--cd-splits", "{cd}", "--epochs", "2",
             "--lr", "1e-3", "--out", "{out}"),
-           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/cpl_vs_cnm", minutes="27 (training)"),
+           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/cpl_vs_cnm",
+           minutes="27 min of training"),
     Recipe("cpl-lambda045", "chapter 12: CPL with lambda 0.45, 3 seeds, Charades-CD scored", "ablations",
            ("--variants", "cpl", "--model", "cpl", "--mode", "joint", "--div-lambda", "0.45", "--seeds", "0", "1", "2",
             *_REAL, "--cd-splits", "{cd}", "--epochs", "2", "--lr", "1e-3", "--out", "{out}"),
-           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/cpl_lambda045", minutes="21 (training)"),
+           groups=("charades-sta", "charades-cd"), committed="book/results/timelines/cpl_lambda045",
+           minutes="21 min of training"),
     Recipe("full-scale", "chapter 13: the authors' configuration, 50 epochs, bfloat16 autocast", "train",
            ("--config", "{repo}/configs/charades_i3d.json", *_REAL, "--cd-splits", "{cd}", "--amp", "true",
             "--out", "{out}"),
-           groups=("charades-sta", "charades-cd"), committed="book/results/full_scale", minutes="115 for 17 of the 50 epochs"),
+           groups=("charades-sta", "charades-cd"), committed="book/results/full_scale",
+           minutes="115 min for 17 of the 50 epochs"),
     Recipe("ablations-sim", "chapters 10 and 11: the ablations and the clip-position probe on a simulated benchmark of "
            "1,000 videos, 3 seeds", "ablations",
            ("--data", "{sim}", "--out", "{out}", "--epochs", "10", "--lr", "1e-3", "--warmup-updates", "100", "--seeds",
             "0", "1", "2", "--variants", "full", "no_gaussian", "no_hard", "no_easy", "no_negatives", "joint",
             "clip_positions"), groups=(), features=None, word_vectors=False,
            simulate=("sample", "--out", "{sim}", "--num-videos", "1000", "--seed", "2023"),
-           committed="book/results/ablations", minutes="29 (training)"),
+           committed="book/results/ablations", minutes="29 min of training"),
     Recipe("bias-charades-sta", "chapter 11: the video-blind baselines of Charades-STA", "bias",
            ("--charades", "{sta}", "--json", "{out}/charades_sta.json"), features=None, word_vectors=False,
-           committed="book/results/bias/charades_sta.json", minutes="1"),
+           committed="book/results/bias/charades_sta.json", minutes="under a minute"),
     Recipe("bias-charades-cd", "chapter 11: the video-blind baselines of Charades-CD", "bias",
            ("--charades-cd", "{cd}", "--json", "{out}/charades_cd_baselines.json"), groups=("charades-cd",),
            features=None, word_vectors=False, committed="book/results/timelines/charades_cd_baselines.json",
-           minutes="1"),
+           minutes="under a minute"),
 )}
 
 
@@ -233,12 +237,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.name == "list":
         for recipe in RECIPES.values():
-            print(f"{recipe.name:18s} {recipe.what}\n{'':18s} -> {recipe.committed}; {recipe.minutes} min on 2 cores; "
+            print(f"{recipe.name:18s} {recipe.what}\n{'':18s} -> {recipe.committed}; {recipe.minutes} on 2 cores; "
                   f"needs {', '.join(recipe.groups)}{' and word vectors' if recipe.word_vectors else ''}")
         return 0
     if args.name not in RECIPES:
         raise ValueError(f"unknown result {args.name!r}; choose one of: list, {', '.join(RECIPES)}")
     recipe, root = RECIPES[args.name], args.data or data_root()
+    if args.record and recipe.command != "train":
+        raise ValueError(f"--record writes the record of one run; {recipe.name} runs {recipe.command} (its records "
+                         f"are the json files in --out)")
     out = args.out or Path("runs") / "reproduce" / recipe.name
     from cnm_minimal.data.download import DownloadError
 
@@ -292,8 +299,8 @@ def write_record(out: Path, record: Path, root: Path, word_vectors: str | None =
 
     def portable(value):
         if isinstance(value, str):
-            for place, name in sorted(places.items(), key=lambda item: -len(item[0])):
-                value = value.replace(place, name)
+            for place, label in sorted(places.items(), key=lambda item: -len(item[0])):
+                value = value.replace(place, label)
             return value
         if isinstance(value, dict):
             return {k: portable(v) for k, v in value.items()}
