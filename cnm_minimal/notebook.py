@@ -1,4 +1,4 @@
-"""Helpers for the book's notebooks: show the package's own source code on the page.
+"""Helpers for the book's notebooks: show the package's own source code on the page, glue numbers into the prose.
 
 The chapters never paste code from the package: they call :func:`show_source`, which reads the code
 of the installed package with :mod:`inspect`. The output cells carry the ``nbval-check-output`` tag,
@@ -51,3 +51,18 @@ class SourceListing:
 def show_source(*objects) -> SourceListing:
     """Display the current source of package functions, classes or modules in a notebook."""
     return SourceListing(*objects)
+
+
+def glue_numbers(prefix: str, values: dict) -> dict:
+    """Glue each value (text, formatted by the caller) as ``{prefix}_{key}``, for the prose to cite with
+    ``{glue:text}`prefix_key```; nothing is displayed. Returns ``values``, so that a cell can print what it glued."""
+    from myst_nb import glue                           # the book's builder; imported only where a page glues
+
+    for key, value in values.items():
+        glue(f"{prefix}_{key}", str(value), display=False)
+    return values
+
+
+def pm(mean: float, std: float, scale: float = 100, digits: int = 1) -> str:
+    """``mean +- std`` as the book's tables print it (percentages by default)."""
+    return f"{scale * mean:.{digits}f} +- {scale * std:.{digits}f}"

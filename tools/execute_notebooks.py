@@ -3,11 +3,15 @@
 ``make notebooks`` runs every ``book/*.ipynb``; ``make notebooks NB=book/01_the_task.ipynb`` runs one.
 Each notebook runs in its own folder (as nbval and JupyterLab run it) with a fixed hash seed. The result is written atomically (temporary file + rename), and
 execution metadata that changes at every run (timestamps) is dropped so that diffs show real changes.
+Each execution's wall time is recorded in ``book/results/run_times.json`` (the latest one per processor), and the
+front page's and the teaching page's tables are regenerated from it (``tools/book_tables.py``).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -15,6 +19,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+import book_tables                                   # beside this script in tools/
 
 TIMEOUT_S = 1200
 
@@ -41,13 +47,39 @@ def execute(path: Path) -> float:
     return time.perf_counter() - start
 
 
+RUN_TIMES = Path(__file__).resolve().parents[1] / "book" / "results" / "run_times.json"
+
+
+def processor() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux), else what the platform module knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def record_time(path: Path, seconds: float) -> None:
+    """Keep the latest execution time of ``path`` per processor (written atomically)."""
+    times = json.loads(RUN_TIMES.read_text()) if RUN_TIMES.is_file() else {}
+    entry = {"seconds": round(seconds, 1), "processor": processor(), "cores": os.cpu_count()}
+    kept = [m for m in times.get(path.name, []) if m["processor"] != entry["processor"]]
+    times[path.name] = sorted(kept + [entry], key=lambda m: m["processor"])
+    tmp = RUN_TIMES.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+    os.replace(tmp, RUN_TIMES)
+
+
 def main(argv: list[str]) -> int:
     os.environ.setdefault("PYTHONHASHSEED", "0")
     paths = [Path(p) for p in argv[1:]] or sorted(Path("book").glob("*.ipynb"))
     for path in paths:
         print(f"executing {path} ...", flush=True)
-        print(f"  done in {execute(path):.1f} s", flush=True)
-    return 0
+        seconds = execute(path)
+        record_time(path, seconds)
+        print(f"  done in {seconds:.1f} s", flush=True)
+    return book_tables.main([])
 
 
 if __name__ == "__main__":
