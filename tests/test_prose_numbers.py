@@ -195,3 +195,31 @@ def test_every_allow_list_entry_is_used_and_has_a_reason():
     assert not unused, f"allow-list entries no page uses (remove them): {unused}"
     tables = (PAPER, BOOK, *FILE_FACTS.values(), *PAGE.values())
     assert all(reason.strip() for table in tables for reason in table.values())
+
+
+def test_file_facts_hold_on_the_files(real_data):
+    """The facts of the public files that the prose cites, recomputed from the files (skipped without them)."""
+    import csv
+
+    from cnm_minimal.data.timelines import read_classes
+
+    def rows(name):
+        return sum(1 for line in (real_data / name).read_text().splitlines() if line.strip())
+
+    def queries(name):
+        return len(json.loads((real_data / name).read_text()))
+
+    def videos():
+        ids = set()
+        for split in ("train", "test"):
+            with (real_data / f"Charades_v1_{split}.csv").open(newline="") as handle:
+                ids |= {row["id"] for row in csv.DictReader(handle)}
+        return len(ids)
+
+    measured = {"12,408": rows("charades_sta_train.txt"), "3,720": rows("charades_sta_test.txt"),
+                "10,602": queries("cnm_train.json"), "3,158": queries("cnm_test.json"),
+                "157": len(read_classes()), "9,848": videos()}
+    for number, value in measured.items():
+        assert int(number.replace(",", "")) == value, f"the prose says {number}; the files give {value}"
+    cited = {n for table in FILE_FACTS.values() for n in table}
+    assert set(measured) <= cited
