@@ -11,6 +11,7 @@ data-parallel on N processes.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -32,7 +33,7 @@ COMMANDS = {
 def train(argv: list[str]) -> int:
     from cnm_minimal import distributed
     from cnm_minimal.config import TrainConfig, add_config_arguments, from_arguments
-    from cnm_minimal.official import train_config_from_official
+    from cnm_minimal.official import check_config_keys, train_config_from_official
     from cnm_minimal.train import fit
 
     pre = argparse.ArgumentParser(add_help=False)
@@ -44,6 +45,7 @@ def train(argv: list[str]) -> int:
             raw = json.loads(known.config.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise ValueError(f"cannot read the config {known.config}: {error}") from None
+        check_config_keys(raw, known.config)
         ours = raw.get("cnm_minimal", {})
         defaults = train_config_from_official(raw, **ours.get("train", {}), data=ours.get("data", TrainConfig.data))
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal train", description=COMMANDS["train"])
@@ -60,6 +62,12 @@ def train(argv: list[str]) -> int:
         log = (lambda line: print(line, flush=True)) if rank == 0 else (lambda line: None)   # one process speaks
         summary = fit(config, resume=args.resume, log=log, overwrite=args.overwrite,
                       allow_changes=args.allow_config_change)
+    except KeyboardInterrupt:
+        last = Path(config.out) / "last.pt"
+        print("interrupted: " + (f"{last} holds the last finished epoch; run the same command with --resume to "
+                                 "continue" if last.is_file() else "no epoch had finished, so there is nothing to "
+                                 "resume; run the command again"), file=sys.stderr)
+        return 130
     finally:
         distributed.teardown()
     if rank == 0:
@@ -93,18 +101,20 @@ def evaluate(argv: list[str]) -> int:
     run = state["train_config"]
     data = args.data or run["data"]
     files = DatasetFiles.detect(data, args.feature_file or run["feature_file"], feature_layout=run["feature_layout"])
-    if args.split == "val" and "val" not in files.annotations:          # carved from train, as the run did
-        queries = carve_validation(files.queries("train")[0], run["val_fraction"], run["seed"])[1]
-    elif args.split in files.annotations:
-        queries = files.queries(args.split)[0]
-    else:
+    source = "train" if args.split == "val" and "val" not in files.annotations else args.split
+    if source not in files.annotations:
         raise ValueError(f"--split {args.split}: {data} has the splits {', '.join(sorted(files.annotations))}")
+    queries, report = files.queries(source)
+    if source != args.split:                                           # val carved from train, as the run did
+        queries = carve_validation(queries, run["val_fraction"], run["seed"])[1]
+    warn_if_changed(files.annotations[source], (state.get("data_fingerprint") or {}).get("annotations", {}).get(source))
     store = FeatureStore(files.features, files.feature_layout)
     dataset = MomentDataset(queries, store, vocabulary, model.config.frame_dim, run["num_clips"], model.config.max_words)
     device = pick_device(args.device)
     rows, predictions = score_split(model.to(device), dataset, embeddings, device, args.batch_size,
                                     np.array(state["constant_window"]))
-    print(f"{args.checkpoint} on {data} ({args.split}, {len(dataset)} queries, {len(dataset.report.dropped)} dropped)")
+    dropped = len(report.dropped) + len(dataset.report.dropped)
+    print(f"{args.checkpoint} on {data} ({args.split}, {len(dataset)} queries, {dropped} dropped)")
     names = {"all": "all queries", "prior_hard": f"prior-hard ({rows['prior_hard_count']} queries)",
              "reversed": "time-reversed"}
     for key, name in names.items():
@@ -113,6 +123,15 @@ def evaluate(argv: list[str]) -> int:
     if args.predictions:
         save_predictions(args.predictions, predictions, dataset.queries)
     return 0
+
+
+def warn_if_changed(path: Path, trained_on: dict | None) -> None:
+    """One line on stderr when an annotation file is not the one the checkpoint was trained and selected with."""
+    import hashlib
+
+    if trained_on and hashlib.sha256(Path(path).read_bytes()).hexdigest() != trained_on["sha256"]:
+        print(f"warning: {path} differs from the {trained_on['file']} this checkpoint was trained and selected with "
+              "(SHA-256); the scores below are for the file as it is now", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,8 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:        # bad input: one line that names it, never a traceback
         if os.environ.get("CNM_TRACEBACK"):
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {describe(error)}", file=sys.stderr)
         return 2
+
+
+def describe(error: Exception) -> str:
+    """One line for an error: a file system error as ``FILE: what happened``, with what to do for a full disk."""
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        advice = "; free some space and run the command again" if error.errno == errno.ENOSPC else ""
+        return f"{error.filename}: {error.strerror}{advice}"
+    return str(error)
 
 
 def run_command(command: str, rest: list[str]) -> int:

@@ -17,7 +17,8 @@ mask generator's clips), e.g. ``--variants full clip_positions``, and CNM's succ
 
 ``python -m cnm_minimal ablations --data DIR --out DIR --seeds 0 1 2 [--field value ...]`` trains every
 variant with every seed and writes one json file per run (the run's summary, with provenance) and an
-``ablations.json`` table of mean and standard deviation; runs already finished are not repeated.
+``ablations.json`` table of mean and standard deviation; runs already finished with the same options are not
+repeated (with other options: an error naming them, or ``--overwrite`` trains them again).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from cnm_minimal.atomic import write_json
-from cnm_minimal.config import TrainConfig, add_config_arguments, from_arguments
+from cnm_minimal.config import FROM_DATA, ConfigError, TrainConfig, add_config_arguments, from_arguments
 from cnm_minimal.train import fit, prepare_data
 
 VARIANTS: dict[str, dict] = {
@@ -63,25 +65,44 @@ PAPER_DIRECTION = {
 
 
 def run_ablations(base: TrainConfig, seeds: list[int], out: Path, variants: list[str] | None = None,
-                  work: Path | None = None, data=None) -> dict:
-    """Train every variant x seed (skipping finished runs); returns and writes the summary table. Each run's json
-    goes to ``out``, its folder (predictions, results, checkpoints) to ``work`` (default ``out/runs``); a run that
-    was interrupted continues from its ``last.pt`` (exactly, chapter 9), or starts again if it has none."""
+                  work: Path | None = None, data=None, overwrite: bool = False) -> dict:
+    """Train every variant x seed (a finished run is reused only if it was made with the same options, else an
+    error names them, or with ``overwrite`` it is trained again); returns and writes the summary table. Each run's
+    json goes to ``out``, its folder (predictions, results, checkpoints) to ``work`` (default ``out/runs``); a run
+    that was interrupted continues from its ``last.pt`` (exactly, chapter 9), or starts again if it has none."""
     out.mkdir(parents=True, exist_ok=True)
     work = work or out / "runs"
     for name in variants or list(VARIANTS):
         for seed in seeds:
-            result = out / f"{name}_seed{seed}.json"
-            if result.is_file():
-                continue
-            data = data or prepare_data(base)                 # once, and only if a run is left to do
-            folder = work / f"{name}_seed{seed}"
+            result, folder = out / f"{name}_seed{seed}.json", work / f"{name}_seed{seed}"
             config = TrainConfig.build(**base.flat() | (VARIANTS | PROBES | SUCCESSORS)[name] | dict(
                 seed=seed, out=str(folder), progress=False, save_checkpoints=True))
-            resume = (folder / "last.pt").is_file()
+            changed = changed_options(result, config) if result.is_file() else None
+            if changed == [] or (changed and not overwrite):
+                if changed:
+                    raise ConfigError(f"{result}: a finished run with other options ({'; '.join(changed)}); rerun "
+                                      "it with --overwrite, or choose another --out")
+                continue
+            data = data or prepare_data(base)                 # once, and only if a run is left to do
+            resume = not overwrite and (folder / "last.pt").is_file()
             summary = fit(config, data, resume=resume, overwrite=not resume, log=lambda line: None)
             write_json(result, portable(summary | {"variant": name}))
     return summarise(out)
+
+
+IGNORED_WHEN_REUSED = {"out", "progress", "device", "num_workers", "cache_features", "save_checkpoints"}
+"""Options that do not change a run's numbers (where it ran and how it reported)."""
+
+
+def changed_options(result: Path, config: TrainConfig) -> list[str]:
+    """The options of ``config`` that differ from those the finished run ``result`` recorded."""
+    defaults, recorded = asdict(TrainConfig()), json.loads(result.read_text())["config"]   # options added since
+    recorded = defaults | recorded | {"model": defaults["model"] | recorded.get("model", {})}   # have defaults
+    wanted = portable({"config": asdict(config), "provenance": {"command": ""}})["config"]
+    flat = [(k, recorded.get(k), wanted[k]) for k in wanted if k != "model"]
+    flat += [(k, recorded["model"].get(k), v) for k, v in wanted["model"].items() if k not in FROM_DATA]
+    return [f"--{k.replace('_', '-')} {old!r} -> {new!r}" for k, old, new in flat
+            if k not in IGNORED_WHEN_REUSED and old != new]
 
 
 def portable(summary: dict) -> dict:
@@ -135,10 +156,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal ablations", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS | PROBES | SUCCESSORS))
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train again the seeds whose finished runs were made with other options")
     add_config_arguments(parser)
     args = parser.parse_args(argv)
     base = from_arguments(args)
-    table = run_ablations(base, args.seeds, Path(base.out), args.variants)
+    table = run_ablations(base, args.seeds, Path(base.out), args.variants, overwrite=args.overwrite)
     for name, entry in table.items():
         print(f"{name:14s} mIoU {100 * entry['mean']['mIoU']:5.1f} +- {100 * entry['std']['mIoU']:4.1f}  "
               f"(seeds {entry['seeds']})")

@@ -33,9 +33,11 @@ def atomic_path(path):
         with open(tmp, "rb+") as f:                     # on disk before the rename
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(error, OSError) and error.filename is None:   # a full disk says which file it was writing
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
 
 

@@ -172,12 +172,22 @@ def format_run_against_baselines(table: dict) -> str:
     return "\n".join(lines)
 
 
+BIAS_POLICY = AnnotationPolicy(end_after_duration="clip", start_after_end="error")
+"""How ``bias --train/--test`` reads a file: an end after the video is clipped (and counted in the line it prints),
+a start after the end is an error naming the file and line."""
+
+
 def _read(path: Path, durations: dict[str, float] | None) -> list[Query]:
     if path.suffix == ".txt":
         if durations is None:
             raise ValueError(f"{path}: a Charades-STA text file needs --durations (the Charades CSV files)")
-        return read_charades_sta(path, durations, AnnotationPolicy(end_after_duration="clip", start_after_end="drop"))[0]
-    return read_json_annotations(path)[0]
+        queries, report = read_charades_sta(path, durations, BIAS_POLICY)
+    else:
+        queries, report = read_json_annotations(path, BIAS_POLICY)
+    print(f"{path}: {report}")
+    if not queries:
+        raise ValueError(f"{path}: no query left to score ({report})")
+    return queries
 
 
 def format_table(table: dict) -> str:

@@ -53,7 +53,8 @@ RUN_FILES = ("last.pt", "best.pt", "results.json", "predictions_test.jsonl")
 @contextlib.contextmanager
 def run_folder(out, resume: bool = False, overwrite: bool = False):
     """Hold ``out`` for one training process: a lock refuses a second one (naming its process id), a folder
-    that holds a run is never replaced unless ``overwrite``, and ``resume`` needs a ``last.pt``."""
+    that holds a run is never replaced unless ``overwrite`` (and then only by :func:`clear_run`, once the new run
+    has been validated), and ``resume`` needs a ``last.pt``."""
     import fcntl
 
     out = Path(out)
@@ -71,17 +72,23 @@ def run_folder(out, resume: bool = False, overwrite: bool = False):
         lock.flush()
         held = [name for name in RUN_FILES if (out / name).exists()]
         if resume and not (out / "last.pt").is_file():
-            raise RunFolderError(f"{out}: nothing to resume (no last.pt); start the run without --resume")
+            raise RunFolderError(f"{out}: nothing to resume (no last.pt); start the run again with --overwrite"
+                                 if held else f"{out}: nothing to resume (no last.pt); start the run without --resume")
         if held and not resume and not overwrite:
-            raise RunFolderError(f"{out}: holds a run ({', '.join(held)}); continue it with --resume or replace it "
-                                 "with --overwrite")
-        if overwrite and not resume:
-            for name in held:
-                (out / name).unlink()
+            what = ("continue it with --resume or replace it with --overwrite" if "last.pt" in held else
+                    "it has no last.pt to resume from: replace it with --overwrite")
+            raise RunFolderError(f"{out}: holds a run ({', '.join(held)}); {what}")
         try:
             yield out
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def clear_run(out) -> None:
+    """Remove the files of the run in ``out`` (``--overwrite``, called once the new run is known to start)."""
+    for name in RUN_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (Path(out) / name).unlink()
 
 
 def save_checkpoint(path, payload: dict) -> None:

@@ -127,9 +127,9 @@ RANGES = {
 
 def _schema(cls, leave_out=()):
     """A pydantic model with the fields, types and defaults of the dataclass ``cls``, strict (no ``"0.1"`` for a
-    float, no ``64.0`` for an int, no ``"ture"`` for a bool), with the :data:`RANGES`."""
+    float, no ``64.0`` for an int, no ``"ture"`` for a bool, no inf or nan), with the :data:`RANGES`."""
     hints = typing.get_type_hints(cls)
-    return create_model(f"{cls.__name__}Check", __config__=ConfigDict(strict=True, extra="forbid"),
+    return create_model(f"{cls.__name__}Check", __config__=ConfigDict(strict=True, extra="forbid", allow_inf_nan=False),
                         **{f.name: (hints[f.name], RANGES.get(f.name, Field())) for f in fields(cls)
                            if f.name not in leave_out})
 

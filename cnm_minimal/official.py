@@ -90,6 +90,59 @@ def train_config_from_official(config: dict, **overrides) -> TrainConfig:
     return TrainConfig.build(**(values | overrides))
 
 
+HONOURED_KEYS = {
+    "dataset.dataset", "dataset.feature_path", "dataset.vocab_size", "dataset.max_num_words", "dataset.max_num_frames",
+    "train.batch_size", "train.max_num_epochs", "model.name", "model.config.hidden_size", "model.config.alpha",
+    "model.config.max_width", "model.config.dropout", "model.config.use_negative", "model.config.num_props",
+    "model.config.sigma", "model.config.gamma", "model.config.DualTransformer.num_heads",
+    "model.config.DualTransformer.num_decoder_layers1", "model.config.DualTransformer.num_decoder_layers2",
+    "loss.beta_1", "loss.beta_2", "loss.margin_1", "loss.margin_2", "loss.lambda", "loss.alpha_1", "loss.alpha_2",
+    *(f"train.{opt}.{k}" for opt in ("reconstructor", "generator", "optimizer")
+      for k in ("lr", "warmup_updates", "warmup_init_lr")),
+    "cnm_minimal.notes", "cnm_minimal.data",
+}
+"""The keys of an authors' config that :func:`train_config_from_official` reads (or, ``cnm_minimal.*``, ours)."""
+
+MUST_EQUAL = {
+    "dataset.word_dim": (None, "read from the word-vector file"),
+    "dataset.frame_dim": (None, "read from the feature file"),
+    "model.config.frames_input_size": (None, "read from the feature file"),
+    "model.config.words_input_size": (None, "read from the word-vector file"),
+    "model.config.DualTransformer.d_model": ("model.config.hidden_size", "one hidden size for the whole model"),
+    "model.config.DualTransformer.dropout": ("model.config.dropout", "one dropout for the whole model"),
+    **{f"train.{opt}.weight_decay": (0, "this package trains without weight decay")
+       for opt in ("reconstructor", "generator", "optimizer")},
+}
+"""Keys the trainer does not set from the file: what they must equal (a key, a value, or anything: ``None``)."""
+
+
+def check_config_keys(config: dict, path) -> None:
+    """Refuse a key of an authors' config that the trainer would not honour: an unknown one (a typo), or one whose
+    value this package does not follow (weight decay, a second dropout), naming the file and the key."""
+    def leaves(node: dict, prefix: str = ""):
+        for key, value in node.items():
+            yield from leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else [(prefix + key, value)]
+
+    values = dict(leaves(config))
+    generator, reconstructor = config.get("train", {}).get("generator", {}), config.get("train", {}).get("reconstructor", {})
+    for key, value in values.items():
+        if key.startswith("cnm_minimal.train.") or key in HONOURED_KEYS:
+            continue
+        if key not in MUST_EQUAL:
+            raise ValueError(f"{path}: the key {key} is not one this trainer reads (a typo?); remove it or use one of "
+                             "the keys of configs/charades_i3d.json")
+        target, reason = MUST_EQUAL[key]
+        expected = values.get(target) if isinstance(target, str) else target
+        if target is not None and value != expected:
+            raise ValueError(f"{path}: {key} = {value!r} is not honoured ({reason}: {expected!r}); remove the key or "
+                             "set it to that value")
+    for key in ("lr", "warmup_updates", "warmup_init_lr"):
+        if generator and reconstructor and generator.get(key) != reconstructor.get(key):
+            raise ValueError(f"{path}: train.generator.{key} = {generator.get(key)!r} differs from "
+                             f"train.reconstructor.{key} = {reconstructor.get(key)!r}; this package gives both "
+                             "optimisers one schedule")
+
+
 def cpl_values(model: dict, loss: dict) -> dict:
     """The CPL fields of a CPL config's ``model.config`` and ``loss`` sections (the margins are CNM's beta1, beta2)."""
     if not model.get("use_negative", True):
@@ -110,7 +163,13 @@ def load_official_checkpoint(path) -> tuple[CNM, TrainConfig, int]:
     """Load one of the authors' checkpoints (``weights_only=True``): our model with their weights, the run's
     configuration and their update count."""
     path = Path(path)
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:                         # torch raises several types for a damaged or foreign file
+        raise ValueError(f"{path}: not a readable torch checkpoint ({type(error).__name__}); the file is damaged, "
+                         "cut short or not the authors' model-best.pt") from None
     if not isinstance(checkpoint, dict) or not {"config", "model_parameters"} <= set(checkpoint):
         found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ValueError(f"{path}: not an official CNM checkpoint (expected the keys num_updates, config, "

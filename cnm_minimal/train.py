@@ -29,7 +29,8 @@ import torch
 from cnm_minimal import distributed
 from cnm_minimal.atomic import write_json
 from cnm_minimal.baselines import best_constant_window
-from cnm_minimal.checkpoints import load_checkpoint, model_payload, provenance, run_folder, save_checkpoint
+from cnm_minimal.checkpoints import (clear_run, load_checkpoint, model_payload, provenance, run_folder,
+                                     save_checkpoint)
 from cnm_minimal.config import FROM_DATA, ConfigError, TrainConfig
 from cnm_minimal.cpl import CPL
 from cnm_minimal.data.dataset import Collate
@@ -72,6 +73,11 @@ def pick_device(name: str) -> torch.device:
         raise ConfigError(f"--device {name!r}: not a device name; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--device {name}: this machine has no CUDA device; use --device cpu (or auto)")
+    try:
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as error:     # another index than the GPUs, or a backend torch lacks here
+        raise ConfigError(f"--device {name}: torch cannot use it on this machine ({str(error).splitlines()[0]}); "
+                          "use --device cpu (or auto)") from None
     return device
 
 
@@ -193,11 +199,14 @@ def fit(config: TrainConfig, data: PreparedData | None = None, resume: bool = Fa
     rank = distributed.rank_and_world()[0]
     folder = run_folder(config.out, resume, overwrite) if rank == 0 else contextlib.nullcontext()
     with folder:
-        run = start_run(config, data)
+        run = start_run(config, data)                   # the device and the data are checked before anything else
         if resume:
             state = load_checkpoint(Path(config.out) / "last.pt", run.device)
             run.changes = resume_changes(state["train_config"], config, allow_changes)
+            check_same_data(run, state)
             restore(run, state)
+        elif overwrite and rank == 0:
+            clear_run(config.out)
         log(data_report(run.data))
         if config.amp is True and not bf16_is_fast(run.device):
             log(f"warning: --amp true on {run.device} without bfloat16 units: emulated, several times slower than "
@@ -213,6 +222,13 @@ def fit(config: TrainConfig, data: PreparedData | None = None, resume: bool = Fa
 RESUMABLE_CHANGES = {"epochs", "device", "num_workers", "progress", "cache_features", "out", "data", "word_vectors"}
 """What a resumed run may change without being told to: more epochs, another device or folder name."""
 
+FIXED_ON_RESUME = {"architecture": "the model", "mode": "the optimisers", "num_clips": "the clips per video",
+                   "kept_words": "the vocabulary", "hidden": "the parameters' shapes", "heads": "the parameters' shapes",
+                   "video_layers": "the parameters", "query_layers": "the parameters", "max_words": "the batches",
+                   "num_proposals": "the parameters", "seed": "the data order and the validation split",
+                   "val_fraction": "the validation split", "reverse_fraction": "the training videos"}
+"""What a resumed run can never change, even with ``--allow-config-change``, and what depends on it."""
+
 
 def resume_changes(stored: dict, config: TrainConfig, allow: bool) -> list[str]:
     """The options that differ from the run being resumed; an error listing them unless ``allow``."""
@@ -221,12 +237,31 @@ def resume_changes(stored: dict, config: TrainConfig, allow: bool) -> list[str]:
             k: v for k, v in values["model"].items() if k not in FROM_DATA}
 
     before, now = flat(asdict(TrainConfig())) | flat(stored), flat(asdict(config))   # newer options: defaults
-    changes = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {now[k]!r}" for k in sorted(now)
-               if before.get(k) != now[k] and k not in RESUMABLE_CHANGES]
+    changed = [k for k in sorted(now) if before.get(k) != now[k] and k not in RESUMABLE_CHANGES]
+    fixed = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {now[k]!r} ({FIXED_ON_RESUME[k]})" for k in changed
+             if k in FIXED_ON_RESUME]
+    if fixed:
+        raise ConfigError(f"{config.out}: --resume cannot change {'; '.join(fixed)}; train a new run instead "
+                          "(another --out, or --overwrite)")
+    changes = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {now[k]!r}" for k in changed]
     if changes and not allow:
         raise ConfigError(f"{config.out}: --resume with other options than the run's: {'; '.join(changes)} "
                           "(add --allow-config-change to continue anyway; the change is recorded)")
     return changes
+
+
+def check_same_data(run: Run, state: dict) -> None:
+    """A resumed run trains on the annotation files and the vocabulary it began with (their SHA-256 and words)."""
+    began = (state.get("data_fingerprint") or {}).get("annotations", {})
+    now = run.data.files.fingerprint()["annotations"]
+    for split, file in now.items():
+        if split in began and began[split]["sha256"] != file["sha256"]:
+            raise ConfigError(f"{run.config.out}: --resume on other annotations: {run.data.files.annotations[split]} "
+                              f"differs from the {began[split]['file']} the run began with; resume with the same "
+                              "files, or train a new run (another --out, or --overwrite)")
+    if list(state["vocabulary"]) != list(run.data.vocabulary.words):
+        raise ConfigError(f"{run.config.out}: --resume cannot change the vocabulary (the word vectors or the training "
+                          "sentences differ from the run's); train a new run instead")
 
 
 def data_report(data: PreparedData) -> str:
@@ -294,7 +329,18 @@ def restore(run: Run, state: dict) -> None:
         o.load_state_dict(state["optimizers"][k])
     for k, s in run.schedulers.items():
         s.load_state_dict(state["schedulers"][k])
+        follow_the_schedule(s, run.optimizers[k], run.config)
     run.epoch, run.updates, run.history, run.best = state["epoch"], state["updates"], state["history"], state["best"]
+
+
+def follow_the_schedule(scheduler, optimizer, config: TrainConfig) -> None:
+    """The learning rate at the restored update count under ``config``'s schedule (Eq. 9.3): the same numbers when
+    the options did not change, the new schedule when ``--lr`` or the warm-up changed on resume."""
+    factor = learning_rate_factor(config)
+    scheduler.base_lrs = [config.lr] * len(optimizer.param_groups)
+    for group in optimizer.param_groups:
+        group["initial_lr"], group["lr"] = config.lr, config.lr * factor(scheduler.last_epoch)
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
 
 
 def summary(run: Run) -> dict:

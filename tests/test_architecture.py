@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cnm_minimal"
 LAYERS = [
     {"atomic", "metrics", "baselines"},
     {"data.annotations", "data.features", "data.text", "data.dataset", "data.files", "data.timelines", "data.simulate",
-     "data.download", "data.root"},
+     "data.download", "data.root", "data.textfile"},
     {"gaussian_mask", "negatives", "dropout", "attention", "reconstruction", "losses",
      "gaussian_proposals", "proposal_mining", "proposal_losses", "proposal_selection"},
     {"model", "cpl"},

@@ -17,7 +17,7 @@ NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))             # the chapters a
 CORE_MODULES = ["cnm_minimal.metrics", "cnm_minimal.baselines", "cnm_minimal.atomic", "cnm_minimal.data.annotations",
                 "cnm_minimal.data.features", "cnm_minimal.data.text", "cnm_minimal.data.dataset",
                 "cnm_minimal.data.files", "cnm_minimal.data.timelines", "cnm_minimal.data.simulate",
-                "cnm_minimal.data.download",
+                "cnm_minimal.data.download", "cnm_minimal.data.textfile",
                 "cnm_minimal.gaussian_mask", "cnm_minimal.negatives", "cnm_minimal.dropout", "cnm_minimal.attention",
                 "cnm_minimal.reconstruction", "cnm_minimal.losses", "cnm_minimal.model", "cnm_minimal.config",
                 "cnm_minimal.checkpoints", "cnm_minimal.distributed", "cnm_minimal.train", "cnm_minimal.evaluate",

@@ -223,3 +223,14 @@ def test_file_facts_hold_on_the_files(real_data):
         assert int(number.replace(",", "")) == value, f"the prose says {number}; the files give {value}"
     cited = {n for table in FILE_FACTS.values() for n in table}
     assert set(measured) <= cited
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").glob("*.ipynb")), ids=lambda p: p.name)
+def test_every_glued_key_the_prose_cites_is_glued_by_the_page(path):
+    """A ``{glue:text}`key``` whose key no cell of the page glued renders as a warning, not a number."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    cited = {key.split(":")[0] for c in cells if c["cell_type"] == "markdown"
+             for key in re.findall(r"\{glue(?::\w+)?\}`([^`]+)`", "".join(c["source"]))}
+    glued = {o["metadata"]["scrapbook"]["name"] for c in cells if c["cell_type"] == "code" for o in c["outputs"]
+             if "scrapbook" in o.get("metadata", {})}
+    assert not cited - glued, f"{path.name} cites keys no cell glues: {sorted(cited - glued)}"

@@ -22,6 +22,7 @@ The policy is explicit (:class:`AnnotationPolicy`); CNM's own filtering of Chara
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections import Counter
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 from cnm_minimal.atomic import atomic_write
+from cnm_minimal.data.textfile import read_text
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,11 @@ class AnnotationReport:
         return ", ".join(parts)
 
 
+def _first(rows: list[str], shown: int = 5) -> str:
+    """The first ``shown`` rows of an error on one line, and how many more there are."""
+    return "; ".join(rows[:shown]) + (f"; and {len(rows) - shown} more" if len(rows) > shown else "")
+
+
 def apply_policy(queries: Iterable[Query], policy: AnnotationPolicy) -> tuple[list[Query], AnnotationReport]:
     """Check every query's times against ``policy``; returns the kept queries and the report.
 
@@ -138,7 +145,8 @@ def apply_policy(queries: Iterable[Query], policy: AnnotationPolicy) -> tuple[li
             continue
         kept.append(q)
     if errors:
-        raise AnnotationError(f"{len(errors)} row(s) break the annotation policy {policy}:\n  " + "\n  ".join(errors))
+        raise AnnotationError(f"{len(errors)} row(s) break the annotation policy {policy}: {_first(errors)}; fix the "
+                              "file or read it with another policy")
     report.kept = len(kept)
     return kept, report
 
@@ -163,18 +171,21 @@ def _check_sentence(sentence: str, where: str) -> str:
 def read_durations(*paths) -> dict[str, float]:
     """Video lengths in seconds from Charades-style CSV files (columns ``id`` and ``length``)."""
     durations: dict[str, float] = {}
+    seen: dict[str, str] = {}                                       # video id -> where its length was given
     for path in map(Path, paths):
-        with open(path, newline="", encoding="utf-8") as handle:   # newline="": CRLF endings are handled
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"id", "length"} <= set(reader.fieldnames):
-                raise AnnotationError(f"{path}:1: a durations CSV needs the columns 'id' and 'length', "
-                                      f"found {reader.fieldnames}")
-            for row in reader:
-                where = f"{path}:{reader.line_num}"
-                length = _number(row["length"], "length", where)
-                if length <= 0:
-                    raise AnnotationError(f"{where}: video {row['id']} has length {length:g}")
-                durations[row["id"]] = length
+        reader = csv.DictReader(io.StringIO(read_text(path), newline=""))   # CRLF endings are handled
+        if not reader.fieldnames or not {"id", "length"} <= set(reader.fieldnames):
+            raise AnnotationError(f"{path}:1: a durations CSV needs the columns 'id' and 'length', "
+                                  f"found {reader.fieldnames}")
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            length = _number(row["length"], "length", where)
+            if length <= 0:
+                raise AnnotationError(f"{where}: video {row['id']} has length {length:g}")
+            if row["id"] in seen:
+                raise AnnotationError(f"{where}: video {row['id']} has a length already ({seen[row['id']]}); "
+                                      "keep one row per video")
+            durations[row["id"]], seen[row["id"]] = length, f"line {reader.line_num} of {path.name}"
     return durations
 
 
@@ -195,19 +206,18 @@ def read_charades_sta(path, durations: dict[str, float],
     """Read a Charades-STA text file; ``durations`` maps every video id to its length (``read_durations``)."""
     path = Path(path)
     queries, unknown = [], []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            vid, start, end, sentence = parse_charades_sta_line(line, where)
-            if vid not in durations:
-                unknown.append(f"{where}: {vid}")
-                continue
-            queries.append(Query(vid, durations[vid], start, end, sentence, str(path), number))
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        vid, start, end, sentence = parse_charades_sta_line(line, where)
+        if vid not in durations:
+            unknown.append(f"{where}: {vid}")
+            continue
+        queries.append(Query(vid, durations[vid], start, end, sentence, str(path), number))
     if unknown:
-        raise AnnotationError(f"{len(unknown)} row(s) name a video with no known duration:\n  " + "\n  ".join(unknown))
+        raise AnnotationError(f"{len(unknown)} row(s) name a video with no known duration: {_first(unknown)}; the "
+                              "durations CSV needs a row for every video")
     return apply_policy(queries, policy)
 
 
@@ -262,8 +272,7 @@ def read_json_annotations(path, policy: AnnotationPolicy = AnnotationPolicy()) -
     """Either json format, told apart by the file's first character: a list (``[``) is CNM's
     (:func:`read_cnm_json`), an object (``{``) is ActivityNet Captions' or Charades-CD's
     (:func:`read_activitynet_json`)."""
-    with open(path, encoding="utf-8") as handle:
-        first = handle.read(256).lstrip()[:1]
+    first = read_text(path).lstrip()[:1]
     return (read_activitynet_json if first == "{" else read_cnm_json)(path, policy)
 
 
@@ -275,7 +284,7 @@ def _json_query(vid, duration, start, end, sentence, path: Path, index: int, whe
 
 def _load_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as error:
         raise AnnotationError(f"{path}:{error.lineno}: not valid json ({error.msg})") from None
 

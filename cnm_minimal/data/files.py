@@ -98,6 +98,12 @@ class DatasetFiles:
             files = cls.simulated(root)
             return cls(files.annotations, files.durations, root / features if features else files.features,
                        Path(word_vectors) if word_vectors else files.word_vectors, feature_layout)
+        known = ("cnm_train.json", "train_data.json", "charades_train.json")
+        if not any((root / name).is_file() for name in known):
+            raise FileNotFoundError(f"{root}: no annotation files (annotations_train.txt of the simulated layout, "
+                                    "cnm_train.json, train_data.json or charades_train.json); fetch the real ones with "
+                                    "`python -m cnm_minimal download get charades-sta` or write the sample with "
+                                    "`make data-samples`")
         if not features:
             raise ValueError(f"{root}: real data needs the feature file's name (--feature-file i3d_features.hdf5)")
         if (root / "charades_test_ood.json").is_file():

@@ -386,6 +386,15 @@ def make_full(out, knobs: FeatureKnobs, real_annotations=None, seed: int = FULL[
                          write_annotations=False)
 
 
+def check_output_folder(out: Path) -> None:
+    """Write only into a new or empty folder, or one this command wrote before (it holds its ``manifest.json``):
+    never over files of someone else's data set."""
+    found = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if found and "manifest.json" not in found:
+        raise ValueError(f"{out}: holds files this command did not write ({', '.join(found[:5])}"
+                         f"{', ...' if len(found) > 5 else ''}); choose a new or empty --out")
+
+
 def main(argv=None) -> int:
     import argparse
     import time
@@ -414,6 +423,7 @@ def main(argv=None) -> int:
     real.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    check_output_folder(Path(args.out))
     if args.command == "timelines":
         from cnm_minimal.data.timelines import make_real
 

@@ -30,6 +30,7 @@ from typing import Iterable
 import numpy as np
 
 from cnm_minimal.atomic import atomic_path, atomic_write
+from cnm_minimal.data.textfile import text_lines
 
 _CLITICS = re.compile(r"(n't|'(?:s|re|ve|ll|m|d))\b")
 _TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|m|d)\b|[^\W_]+(?:[-/.][^\W_]+)*|[^\s\w]|_")   # letters of any script
@@ -94,14 +95,14 @@ class Vocabulary:
 def read_counts_tsv(path) -> Counter:
     """Word counts from a ``word<TAB>id<TAB>count`` file with a header (as CNM's counter is stored)."""
     counts: Counter = Counter()
-    with open(path, encoding="utf-8") as handle:
-        next(handle)
-        for number, line in enumerate(handle, start=2):
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 3 or not fields[2].isdigit():
-                raise ValueError(f"{path}:{number}: expected word<TAB>id<TAB>count, got {line.rstrip()!r}")
-            if int(fields[2]) > 0:
-                counts[fields[0]] = int(fields[2])
+    for number, line in text_lines(path):
+        if number == 1:                                     # the header
+            continue
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != 3 or not fields[2].isdigit():
+            raise ValueError(f"{path}:{number}: expected word<TAB>id<TAB>count, got {line.rstrip()!r}")
+        if int(fields[2]) > 0:
+            counts[fields[0]] = int(fields[2])
     return counts
 
 
@@ -129,11 +130,13 @@ def read_word_vectors(path, words=None) -> dict[str, np.ndarray]:
     if cache.is_file():
         return _read_npz(cache)
     table = _read_text(path, wanted)
+    if not table:                                      # none of the words: nothing worth caching
+        return table
     try:
         with atomic_path(cache) as temporary:
             with open(temporary, "wb") as handle:
                 np.savez(handle, words=np.array(sorted(table), dtype=str),
-                         vectors=np.stack([table[w] for w in sorted(table)]) if table else np.zeros((0, 1), np.float32))
+                         vectors=np.stack([table[w] for w in sorted(table)]))
     except OSError:
         pass
     return table
@@ -154,27 +157,37 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         words, vectors = archive["words"], archive["vectors"].astype(np.float32)
     if vectors.ndim != 2 or len(words) != len(vectors):
         raise WordVectorError(f"{path}: {len(words)} words but vectors of shape {vectors.shape}")
+    if not len(words):
+        raise WordVectorError(f"{path}: no word vectors in this file (it is empty); point --word-vectors at GloVe")
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(bad):
+        raise WordVectorError(f"{path}: the vector of word {str(words[bad[0]])!r} (row {bad[0] + 1}) is not finite "
+                              f"(nan or inf; {len(bad)} row(s) in all)")
     return {str(w): v for w, v in zip(words, vectors)}
 
 
 def _read_text(path: Path, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
     table, dim = {}, None
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            word = line.partition(" ")[0]
-            if dim is not None and wanted is not None and word not in wanted:
-                continue
-            fields = line.rstrip("\n").split(" ")
-            if dim is None:
-                dim = len(fields) - 1
-            if len(fields) - 1 != dim or dim < 1:
-                raise WordVectorError(f"{path}:{number}: {len(fields) - 1} numbers, but the first line has {dim}")
-            try:
-                vector = np.array(fields[1:], dtype=np.float32)
-            except ValueError:
-                raise WordVectorError(f"{path}:{number}: a value of word {fields[0]!r} is not a number") from None
-            if wanted is None or word in wanted:
-                table[fields[0]] = vector
+    for number, line in text_lines(path):
+        word = line.partition(" ")[0]
+        if dim is not None and wanted is not None and word not in wanted:
+            continue
+        fields = line.rstrip().split(" ")                        # a trailing space or CRLF is not a value
+        if dim is None:
+            dim = len(fields) - 1
+        if len(fields) - 1 != dim or dim < 1:
+            raise WordVectorError(f"{path}:{number}: {len(fields) - 1} numbers, but the first line has {dim}")
+        try:
+            vector = np.array(fields[1:], dtype=np.float32)
+        except ValueError:
+            raise WordVectorError(f"{path}:{number}: a value of word {fields[0]!r} is not a number") from None
+        if not np.isfinite(vector).all():
+            raise WordVectorError(f"{path}:{number}: the vector of word {fields[0]!r} is not finite (nan or inf); "
+                                  "fix or remove that line")
+        if wanted is None or word in wanted:
+            table[fields[0]] = vector
+    if dim is None:
+        raise WordVectorError(f"{path}: no word vectors in this file (it is empty); point --word-vectors at GloVe")
     return table
 
 

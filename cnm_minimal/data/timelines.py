@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from cnm_minimal.data.annotations import AnnotationError
+from cnm_minimal.data.textfile import read_text
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,7 @@ def read_classes(path=None) -> dict[str, ActionClass]:
     path = Path(path)
     if path.is_dir() or path.name == OFFICIAL_CLASS_FILES[0]:
         return read_official_classes(path if path.is_dir() else path.parent)
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        lines = [line for line in handle if not line.startswith("#")]
+    lines = [line for line in read_text(path).splitlines() if not line.startswith("#")]
     reader = csv.DictReader(lines, delimiter="\t")
     if not reader.fieldnames or not {"class", "name", "object", "verb"} <= set(reader.fieldnames):
         raise AnnotationError(f"{path}: a class table needs the columns class, name, object, verb; "
@@ -115,7 +116,7 @@ def _id_lines(path: Path, fields: int) -> dict[str, list[str]]:
         raise AnnotationError(f"{path}: missing; the official class files are {', '.join(OFFICIAL_CLASS_FILES)} "
                               f"(in Charades' annotation archive)")
     table = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split(maxsplit=fields - 1)
@@ -148,7 +149,7 @@ def read_timelines(paths, classes: dict[str, ActionClass]) -> tuple[dict[str, Ti
     unknown classes are dropped; both are counted in the report. Malformed entries raise with file and line."""
     timelines, report = {}, TimelineReport()
     for path in map(Path, paths):
-        with open(path, newline="", encoding="utf-8") as handle:
+        with io.StringIO(read_text(path), newline="") as handle:     # UTF-8, a byte-order mark removed
             reader = csv.DictReader(handle)
             if not reader.fieldnames or not {"id", "scene", "actions", "length"} <= set(reader.fieldnames):
                 raise AnnotationError(f"{path}:1: a Charades CSV needs the columns id, scene, actions, length")
