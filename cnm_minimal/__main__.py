@@ -45,9 +45,9 @@ def train(argv: list[str]) -> int:
             raw = json.loads(known.config.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise ValueError(f"cannot read the config {known.config}: {error}") from None
-        check_config_keys(raw, known.config)
         ours = raw.get("cnm_minimal", {})
         defaults = train_config_from_official(raw, **ours.get("train", {}), data=ours.get("data", TrainConfig.data))
+        check_config_keys(raw, known.config)            # the values first (one line each), then the keys
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal train", description=COMMANDS["train"])
     parser.add_argument("--config", type=Path, help="one of the authors' JSON configurations (configs/*.json)")
     parser.add_argument("--resume", action="store_true", help="continue the run in OUT from its last.pt")

@@ -148,7 +148,8 @@ def test_source_listing_refuses_code_outside_the_package():
 
 
 MAKING_OF = re.compile(r"\bsessions?\b|\bour builds?\b|book's builds|automated builds?|this book found|before this "
-                       r"book|executions? of this page|extracted text|\bwe (?:were|had) (?:asked|told)\b", re.I)
+                       r"book|executions? of this page|extracted text|\bwe (?:were|had) (?:asked|told)\b|under the tests|the tests "
+                       r"exercise|compared by the tests", re.I)
 
 
 def prose_of_the_book():
@@ -164,3 +165,12 @@ def prose_of_the_book():
 def test_the_prose_speaks_of_cnm_and_the_reader_not_of_how_the_book_was_made():
     found = [f"{page}: {match.group(0)!r}" for page, text in prose_of_the_book() for match in MAKING_OF.finditer(text)]
     assert not found, f"sentences about how the book was made: {found}"
+
+
+def test_a_tagged_equation_is_numbered_once():
+    """An amsmath block is numbered by Sphinx as well: one that carries its own ``\\tag`` must be starred, or the page
+    shows two numbers beside it ("(2.1) (1)")."""
+    blocks = [(page, block) for page, text in prose_of_the_book()
+              for block in re.findall(r"\\begin\{(?:equation|align|gather|multline)\}.*?\\end\{\w+\}", text, re.S)]
+    twice = [f"{page}: {block[:60]!r}" for page, block in blocks if "\\tag" in block]
+    assert not twice, f"tagged equations numbered twice (use equation* for a \\tag of its own): {twice}"

@@ -103,12 +103,13 @@ def test_a_damaged_checkpoint_is_refused_by_evaluate_and_by_resume(finished, tmp
 def test_resume_with_other_options_is_refused_listing_each(finished, tmp_path, capsys):
     out = copy_of(finished, tmp_path)
     changed = [a if a != "1e-3" else "0.01" for a in TINY]
-    code, _, error = run(capsys, "train", "--out", out, "--epochs", "2", "--resume", "--seed", "99", *changed)
-    assert code == 2 and "--lr 0.001 -> 0.01" in error and "--seed 0 -> 99" in error and "--allow-config-change" in error
-    assert run(capsys, "train", "--out", out, "--epochs", "2", "--resume", "--seed", "99", "--allow-config-change",
+    code, _, error = run(capsys, "train", "--out", out, "--epochs", "2", "--resume", "--clip-norm", "5", *changed)
+    assert code == 2 and "--lr 0.001 -> 0.01" in error and "--clip-norm 10.0 -> 5.0" in error
+    assert "--allow-config-change" in error
+    assert run(capsys, "train", "--out", out, "--epochs", "2", "--resume", "--clip-norm", "5", "--allow-config-change",
                *changed)[0] == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["changed_on_resume"] == ["--lr 0.001 -> 0.01", "--seed 0 -> 99"]
+    assert results["changed_on_resume"] == ["--clip-norm 10.0 -> 5.0", "--lr 0.001 -> 0.01"]
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnm_minimal import train
-from cnm_minimal.config import TrainConfig
+from cnm_minimal.config import ConfigError, TrainConfig
 from cnm_minimal.data.dataset import play_backwards
 from cnm_minimal.data.timelines import Action, ActionClass, Timeline, read_classes, read_timelines
 from cnm_minimal.study import confuser_strata, confusers, matched_action, strata_scores
@@ -83,8 +83,8 @@ def test_a_run_recorded_before_an_option_existed_resumes_when_the_option_keeps_i
     stored = asdict(TrainConfig())
     del stored["reverse_fraction"]
     assert train.resume_changes(stored, TrainConfig(), allow=False) == []
-    assert train.resume_changes(stored, TrainConfig(reverse_fraction=0.5), allow=True) == [
-        "--reverse-fraction 0.0 -> 0.5"]
+    with pytest.raises(ConfigError, match=r"cannot change --reverse-fraction 0.0 -> 0.5 \(the training videos\)"):
+        train.resume_changes(stored, TrainConfig(reverse_fraction=0.5), allow=True)
 
 
 @pytest.mark.skipif(not (SHARED / "Charades_v1_test.csv").is_file(), reason="needs ../shared/data/charades-sta")
