@@ -4,8 +4,8 @@ A checkpoint of this package is a ``torch.save`` dict that loads with ``weights_
 reader needs to use the model it stores, with no other file of the run:
 
 * ``model``: the parameters (this package's names; :mod:`cnm_minimal.official` maps the authors' ones);
-* ``model_config``: the :class:`~cnm_minimal.model.CNMConfig` as a dict, and ``architecture``, ``"cnm"`` or
-  ``"cpl"`` (a :class:`~cnm_minimal.cpl.CPLConfig`; checkpoints without the key are CNM's);
+* ``model_config``: the model's config as a dict, and ``architecture``, its name in :mod:`cnm_minimal.registry`
+  (``"cnm"``, ``"cpl"``; checkpoints without the key are CNM's);
 * ``vocabulary`` and ``embeddings``: the kept words (id i is ``vocabulary[i - 1]``) and their word vectors;
 * ``constant_window``: the best constant window of the training moments (it defines the prior-hard queries);
 * ``train_config``, ``data_fingerprint`` (the hashes of the annotation files trained on), ``epoch``.
@@ -33,8 +33,8 @@ import torch
 
 from cnm_minimal.atomic import atomic_write
 from cnm_minimal.data.text import Vocabulary
-from cnm_minimal.cpl import CPL, CPLConfig
-from cnm_minimal.model import CNM, CNMConfig
+from cnm_minimal import registry
+from cnm_minimal.model import CNM
 
 FORMAT = "cnm_minimal.checkpoint/3"
 
@@ -127,7 +127,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
 def model_payload(model: CNM, vocabulary: Vocabulary, embeddings: np.ndarray, constant_window) -> dict:
     """The self-describing part of every checkpoint (see the module's description)."""
     return {"model": model.state_dict(), "model_config": asdict(model.config),
-            "architecture": "cpl" if isinstance(model, CPL) else "cnm",
+            "architecture": registry.of_model(model).name,
             "vocabulary": list(vocabulary.words), "embeddings": torch.as_tensor(np.asarray(embeddings)),
             "constant_window": [float(x) for x in constant_window]}
 
@@ -142,8 +142,11 @@ class LoadedModel(NamedTuple):
 def model_from_checkpoint(path, map_location="cpu") -> LoadedModel:
     """The model, its vocabulary and word vectors from a checkpoint alone."""
     state = load_checkpoint(path, map_location)
-    kind, config = (CPL, CPLConfig) if state.get("architecture") == "cpl" else (CNM, CNMConfig)   # older: CNM
-    model = kind(config(**state["model_config"]))
+    try:
+        architecture = registry.get(state.get("architecture", "cnm"))                # older checkpoints: CNM's
+    except ValueError as error:
+        raise CheckpointError(f"{path}: {error}") from None
+    model = architecture.model(architecture.config(**state["model_config"]))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:

@@ -20,17 +20,11 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
-from cnm_minimal.cpl import CPLConfig
+from cnm_minimal import registry
 from cnm_minimal.model import CNMConfig
 
-BOOK_MODEL = CNMConfig(hidden=128, video_layers=2, query_layers=2)
+BOOK_MODEL = registry.get("cnm").book_size
 """The model the book trains on a laptop: d = 128 and 2 + 2 layers (the authors': 256 and 3 + 3)."""
-BOOK_CPL = CPLConfig(hidden=128, video_layers=2, query_layers=2)
-"""CPL at the book's size (``--model cpl``)."""
-CPL_ONLY = tuple(f.name for f in fields(CPLConfig) if f.name not in {g.name for g in fields(CNMConfig)})
-"""The fields CPL adds to CNM's (K, sigma, gamma, lambda, alpha1, alpha2, selection)."""
-CNM_ONLY = ("alpha", "max_width", "mask_shape", "use_hard_negative", "use_easy_negative", "clip_positions")
-"""CNM's fields that CPL does not read (its Gaussian, its ablations and probe): a CPL run keeps their defaults."""
 FROM_DATA = ("frame_dim", "word_dim", "vocab_size")
 """Model fields taken from the data (feature width, word-vector width, kept words + 1), never set by hand."""
 
@@ -49,7 +43,7 @@ class TrainConfig:
     word_vectors: str = ""           # real data: GloVe text or .npz (e.g. data/glove/glove.6B.300d.txt)
     cd_splits: str = ""              # a Charades-CD folder: its test splits are evaluated too (chapter 13)
     out: str = "runs/sample"
-    architecture: Literal["cnm", "cpl"] = "cnm"   # --model: CNM, or its successor CPL (K Gaussian proposals)
+    architecture: str = "cnm"        # --model: a name of the registry (cnm; cpl, its successor with K proposals)
     num_clips: int = 64              # clips per video after resampling (the authors': 200)
     kept_words: int = 1111           # vocabulary: the most frequent training words kept (V = kept + 1 classes)
     model: CNMConfig = BOOK_MODEL
@@ -78,21 +72,24 @@ class TrainConfig:
 
     @classmethod
     def build(cls, **values) -> "TrainConfig":
-        """A config from flat values: model fields (``hidden=64``) go into ``model``, the rest stay; with
-        ``architecture="cpl"`` the model is a :class:`~cnm_minimal.cpl.CPLConfig`."""
-        cpl = values.get("architecture", "cnm") == "cpl"
-        kind = CPLConfig if cpl else CNMConfig
-        model_names = {f.name for f in fields(CPLConfig)} - set(FROM_DATA)
+        """A config from flat values: model fields (``hidden=64``) go into ``model``, the rest stay; the model's
+        config is the one of the architecture ``architecture`` names (:mod:`cnm_minimal.registry`)."""
+        try:
+            architecture = registry.get(values.get("architecture", "cnm"))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        model_names = set(registry.model_fields()) - set(FROM_DATA)
         run_names = {f.name for f in fields(cls)} - {"model"}
         unknown = sorted(set(values) - model_names - run_names - {"model"})
         if unknown:
             raise ConfigError(f"unknown option(s) {', '.join('--' + _flag(n) for n in unknown)} "
                               "(python -m cnm_minimal train --help lists them)")
-        values = values if cpl else _without_cpl_options(values)
-        model = values.pop("model", BOOK_CPL if cpl else BOOK_MODEL)
+        values = _without_foreign_options(values, architecture)
+        model = values.pop("model", architecture.book_size)
         model = asdict(model) if isinstance(model, CNMConfig) else dict(model)
-        model = kind(**{k: v for k, v in model.items() if k in {f.name for f in fields(kind)}})
-        model = replace(model, **{k: values.pop(k) for k in list(values) if k in model_names})
+        own = architecture.field_names()
+        model = architecture.config(**{k: v for k, v in model.items() if k in own})
+        model = replace(model, **{k: values.pop(k) for k in list(values) if k in own})
         return cls(**values, model=model)
 
     def flat(self) -> dict:
@@ -101,12 +98,21 @@ class TrainConfig:
         return values | {k: v for k, v in asdict(self.model).items() if k not in FROM_DATA}
 
 
-def _without_cpl_options(values: dict) -> dict:
-    """A CNM run's values without CPL's fields, which it may carry only at their defaults (the command line has them)."""
-    stray = [k for k in CPL_ONLY if k in values and values[k] != getattr(BOOK_CPL, k)]
+def _model_defaults() -> dict:
+    """Every registered architecture's model fields that a user sets, with their book-size defaults."""
+    return {k: v for k, v in registry.model_fields().items() if k not in FROM_DATA}
+
+
+def _without_foreign_options(values: dict, architecture: registry.Architecture) -> dict:
+    """The values without the model fields of other architectures, which a run may carry only at their defaults (the
+    command line has every architecture's flags)."""
+    foreign = set(registry.model_fields()) - architecture.field_names()
+    stray = [k for k in sorted(foreign) if k in values and values[k] != registry.model_fields()[k]]
     if stray:
-        raise ConfigError(f"--{_flag(stray[0])} is an option of CPL: add --model cpl (and --mode joint)")
-    return {k: v for k, v in values.items() if k not in CPL_ONLY}
+        owners = [a for a in registry.ARCHITECTURES.values() if stray[0] in a.field_names()]
+        raise ConfigError(f"--{_flag(stray[0])} is an option of {' and '.join(a.official_name or a.name for a in owners)}"
+                          f": add --model {owners[0].name}")
+    return {k: v for k, v in values.items() if k not in foreign}
 
 
 RANGES = {
@@ -118,7 +124,7 @@ RANGES = {
     "hidden": Field(ge=1), "heads": Field(ge=1), "video_layers": Field(ge=1), "query_layers": Field(ge=1),
     "dropout": Field(ge=0, lt=1), "alpha": Field(gt=0), "max_width": Field(gt=0, le=1), "beta1": Field(ge=0),
     "beta2": Field(ge=0), "label_smoothing": Field(ge=0, lt=1), "max_words": Field(ge=1),
-    # CPL (--model cpl)
+    # CPL (--model cpl, chapter 12)
     "num_proposals": Field(ge=1), "sigma": Field(gt=0), "gamma": Field(ge=0), "div_lambda": Field(ge=0),
     "alpha1": Field(ge=0), "alpha2": Field(ge=0),
 }
@@ -134,7 +140,8 @@ def _schema(cls, leave_out=()):
                            if f.name not in leave_out})
 
 
-_RUN_SCHEMA, _MODEL_SCHEMA, _CPL_SCHEMA = _schema(TrainConfig, leave_out={"model"}), _schema(CNMConfig), _schema(CPLConfig)
+_RUN_SCHEMA = _schema(TrainConfig, leave_out={"model"})
+_MODEL_SCHEMAS: dict[type, object] = {}                    # one per model config class, made on first use
 
 
 def validate(config: TrainConfig) -> None:
@@ -142,28 +149,37 @@ def validate(config: TrainConfig) -> None:
     run = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "model"}
     try:
         _RUN_SCHEMA.model_validate(run)
-        (_CPL_SCHEMA if isinstance(config.model, CPLConfig) else _MODEL_SCHEMA).model_validate(asdict(config.model))
+        kind = type(config.model)
+        if kind not in _MODEL_SCHEMAS:
+            _MODEL_SCHEMAS[kind] = _schema(kind)
+        _MODEL_SCHEMAS[kind].model_validate(asdict(config.model))
     except ValidationError as error:
         first = error.errors()[0]
         raise ConfigError(f"--{_flag(str(first['loc'][0]))} {first['input']!r}: {first['msg'].lower()}") from None
     if config.model.hidden % config.model.heads:
         raise ConfigError(f"--hidden {config.model.hidden} is not divisible by --heads {config.model.heads}")
-    if (config.architecture == "cpl") != isinstance(config.model, CPLConfig):
+    validate_architecture(config)
+
+
+def validate_architecture(config: TrainConfig) -> None:
+    """The run's model config is its architecture's, trained by a scheme the architecture has, with the fields it does
+    not read left at their defaults."""
+    try:
+        architecture = registry.get(config.architecture)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if type(config.model) is not architecture.config:
         raise ConfigError(f"--model {config.architecture} with a {type(config.model).__name__}: build the config with "
                           "TrainConfig.build(architecture=...)")
-    if config.architecture == "cpl":
-        validate_cpl(config)
-
-
-def validate_cpl(config: TrainConfig) -> None:
-    """CPL trains one objective with one optimiser, and does not read CNM's Gaussian or ablation switches."""
-    if config.mode != "joint":
-        raise ConfigError(f"--mode {config.mode} with --model cpl: CPL trains one objective with one optimiser; "
-                          "use --mode joint")
-    changed = [k for k in CNM_ONLY if getattr(config.model, k) != getattr(BOOK_CPL, k)]
+    if config.mode not in architecture.modes:
+        raise ConfigError(f"--mode {config.mode} with --model {architecture.name}: it has no such training scheme; "
+                          f"use --mode {' or '.join(architecture.modes)}")
+    changed = [k for k in architecture.ignores if getattr(config.model, k) != getattr(architecture.book_size, k)]
     if changed:
-        raise ConfigError(f"--{_flag(changed[0])} {getattr(config.model, changed[0])!r} is an option of CNM that "
-                          "CPL does not read (its proposals' width is set by --sigma); leave it out with --model cpl")
+        readers = [a.official_name or a.name for a in registry.ARCHITECTURES.values()
+                   if changed[0] in a.field_names() and changed[0] not in a.ignores]
+        raise ConfigError(f"--{_flag(changed[0])} {getattr(config.model, changed[0])!r} is an option of "
+                          f"{' and '.join(readers)} that --model {architecture.name} does not read; leave it out")
 
 
 FLAG_NAMES = {"architecture": "model"}
@@ -175,7 +191,6 @@ def _flag(name: str) -> str:
 
 
 _HINTS = typing.get_type_hints(TrainConfig)
-_MODEL_HINTS = typing.get_type_hints(CPLConfig)
 
 
 def _parse_bool(text: str) -> bool:
@@ -186,13 +201,18 @@ def _parse_bool(text: str) -> bool:
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig | None = None) -> None:
-    """``--field value`` for every run field and every model field, CPL's included (defaults from ``defaults``)."""
-    defaults = {k: getattr(BOOK_CPL, k) for k in CPL_ONLY} | (defaults or TrainConfig()).flat()
-    hints = _HINTS | _MODEL_HINTS
+    """``--field value`` for every run field and every model field of every registered architecture (defaults from
+    ``defaults``); ``--model`` chooses among the registry's names."""
+    defaults = _model_defaults() | (defaults or TrainConfig()).flat()
+    hints = _HINTS
+    for architecture in registry.ARCHITECTURES.values():
+        hints = typing.get_type_hints(architecture.config) | hints
     for name, value in defaults.items():
         hint = hints[name]
         choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
-        if True in choices:                       # amp: a boolean or "auto"
+        if name == "architecture":
+            options = {"choices": list(registry.ARCHITECTURES)}
+        elif True in choices:                       # amp: a boolean or "auto"
             options = {"type": lambda text: text if text == "auto" else _parse_bool(text)}
         elif choices:
             options = {"choices": list(choices)}
@@ -203,5 +223,5 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig 
 
 def from_arguments(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` of parsed arguments (those of :func:`add_config_arguments`; others ignored)."""
-    names = set(TrainConfig().flat()) | set(CPL_ONLY)
+    names = set(TrainConfig().flat()) | set(_model_defaults())
     return TrainConfig.build(**{k: v for k, v in vars(args).items() if k in names})

@@ -24,6 +24,7 @@ from cnm_minimal.checkpoints import model_payload, save_checkpoint
 from cnm_minimal.config import TrainConfig
 from cnm_minimal.data.files import DatasetFiles, embeddings_for
 from cnm_minimal.data.text import Vocabulary
+from cnm_minimal import registry
 from cnm_minimal.model import CNM, CNMConfig
 
 _RENAMES = [
@@ -68,8 +69,8 @@ def train_config_from_official(config: dict, **overrides) -> TrainConfig:
     try:
         data, train, model = config["dataset"], config["train"], config["model"]["config"]
         transformer, loss = model["DualTransformer"], config.get("loss", {})
-        cpl = config["model"].get("name") == "CPL"
-        optimiser = train["optimizer"] if cpl else train["reconstructor"]
+        architecture = registry.of_official(config["model"].get("name", "CNM"))
+        optimiser = train["optimizer"] if "optimizer" in train else train["reconstructor"]   # one optimiser, or two
         values = dict(
             num_clips=data["max_num_frames"], hidden=model["hidden_size"], heads=transformer["num_heads"],
             video_layers=transformer["num_decoder_layers1"], query_layers=transformer["num_decoder_layers2"],
@@ -77,17 +78,21 @@ def train_config_from_official(config: dict, **overrides) -> TrainConfig:
             epochs=train["max_num_epochs"], batch_size=train["batch_size"], lr=optimiser["lr"],
             warmup_updates=optimiser["warmup_updates"], warmup_init_lr=optimiser["warmup_init_lr"],
         )
-        values |= cpl_values(model, loss) if cpl else dict(
-            alpha=float(model["alpha"]), max_width=float(model["max_width"]),
-            use_hard_negative=model.get("use_negative", True), use_easy_negative=model.get("use_negative", True))
+        values |= {"architecture": architecture.name} | OFFICIAL_VALUES[architecture.name](model, loss)
         if data.get("feature_path"):
             values["feature_file"] = Path(data["feature_path"]).name
     except (KeyError, TypeError) as missing:
         raise ValueError(f"not one of the authors' configs: the key {missing} is missing "
                          "(expected sections dataset, train, model.config.DualTransformer)") from None
-    if not cpl and loss and (loss.get("beta_1", 0.1), loss.get("beta_2", 0.15)) != (0.1, 0.15):
-        raise ValueError(f"margins beta_1={loss.get('beta_1')}, beta_2={loss.get('beta_2')}: this package fixes 0.1 and 0.15")
     return TrainConfig.build(**(values | overrides))
+
+
+def cnm_values(model: dict, loss: dict) -> dict:
+    """The CNM fields of a CNM config's ``model.config`` and ``loss`` sections (the margins are fixed at 0.1, 0.15)."""
+    if loss and (loss.get("beta_1", 0.1), loss.get("beta_2", 0.15)) != (0.1, 0.15):
+        raise ValueError(f"margins beta_1={loss.get('beta_1')}, beta_2={loss.get('beta_2')}: this package fixes 0.1 and 0.15")
+    return dict(alpha=float(model["alpha"]), max_width=float(model["max_width"]),
+                use_hard_negative=model.get("use_negative", True), use_easy_negative=model.get("use_negative", True))
 
 
 HONOURED_KEYS = {
@@ -147,9 +152,13 @@ def cpl_values(model: dict, loss: dict) -> dict:
     """The CPL fields of a CPL config's ``model.config`` and ``loss`` sections (the margins are CNM's beta1, beta2)."""
     if not model.get("use_negative", True):
         raise ValueError("use_negative false: this package's CPL always mines its negatives")
-    return dict(architecture="cpl", mode="joint", num_proposals=model["num_props"], sigma=float(model["sigma"]),
+    return dict(mode="joint", num_proposals=model["num_props"], sigma=float(model["sigma"]),
                 gamma=float(model["gamma"]), beta1=float(loss["margin_1"]), beta2=float(loss["margin_2"]),
                 div_lambda=float(loss["lambda"]), alpha1=float(loss["alpha_1"]), alpha2=float(loss["alpha_2"]))
+
+
+OFFICIAL_VALUES = {"cnm": cnm_values, "cpl": cpl_values}
+"""How each registered architecture's fields are read from an authors' config (by the registry's name)."""
 
 
 def model_config_from_official(config: dict) -> CNMConfig:
@@ -174,7 +183,8 @@ def load_official_checkpoint(path) -> tuple[CNM, TrainConfig, int]:
         found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ValueError(f"{path}: not an official CNM checkpoint (expected the keys num_updates, config, "
                          f"model_parameters; found {found})")
-    model = CNM(model_config_from_official(checkpoint["config"]))
+    architecture = registry.of_official(checkpoint["config"].get("model", {}).get("name", "CNM"))
+    model = architecture.model(model_config_from_official(checkpoint["config"]))
     try:
         from_official_state_dict(model, checkpoint["model_parameters"])
     except ValueError as error:

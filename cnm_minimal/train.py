@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnm_minimal import distributed
+from cnm_minimal import distributed, registry
 from cnm_minimal.atomic import write_json
 from cnm_minimal.baselines import best_constant_window
 from cnm_minimal.checkpoints import (clear_run, load_checkpoint, model_payload, provenance, run_folder,
                                      save_checkpoint)
 from cnm_minimal.config import FROM_DATA, ConfigError, TrainConfig
-from cnm_minimal.cpl import CPL
 from cnm_minimal.data.dataset import Collate
 from cnm_minimal.data.files import DatasetFiles, PreparedData, prepare_splits
 from cnm_minimal.evaluate import evaluate_model, save_predictions
@@ -107,7 +106,7 @@ def start_run(config: TrainConfig, data: PreparedData | None = None) -> Run:
     seed_everything(config.seed)
     model_config = replace(config.model, frame_dim=data.feature_dim, word_dim=data.embeddings.shape[1],
                            vocab_size=len(data.vocabulary))
-    model = (CPL if config.architecture == "cpl" else CNM)(model_config).to(device)
+    model = registry.get(config.architecture).model(model_config).to(device)
     distributed.broadcast_parameters(model)
     groups = ({"joint": list(model.parameters())} if config.mode == "joint" else
               {"reconstructor": model.reconstructor_parameters(), "generator": model.generator_parameters()})

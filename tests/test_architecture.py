@@ -10,7 +10,7 @@ LAYERS = [
      "data.download", "data.root", "data.textfile"},
     {"gaussian_mask", "negatives", "dropout", "attention", "reconstruction", "losses",
      "gaussian_proposals", "proposal_mining", "proposal_losses", "proposal_selection"},
-    {"model", "cpl"},
+    {"model", "cpl", "registry"},
     {"config", "checkpoints", "distributed", "evaluate", "bias", "train"},
     {"ablations", "official", "study", "reproduce"},
     {"notebook", "plots", "widgets"},
