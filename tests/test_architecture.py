@@ -13,7 +13,7 @@ LAYERS = [
     {"model", "cpl", "registry"},
     {"config", "checkpoints", "distributed", "evaluate", "bias", "train"},
     {"ablations", "official", "study", "reproduce"},
-    {"notebook", "plots", "widgets"},
+    {"book.notebook", "book.plots", "book.widgets"},
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cnm_minimal.notebook import SourceListing, show_source
+from cnm_minimal.book.notebook import SourceListing, show_source
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))             # the chapters and the appendix

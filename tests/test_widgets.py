@@ -1,4 +1,4 @@
-"""The explorers of the chapters (cnm_minimal/widgets.py) and their static HTML for the book.
+"""The explorers of the chapters (cnm_minimal/book/widgets.py) and their static HTML for the book.
 
 The browser's formulas (book/_ext/static/cnm_explorers.js) are run under Node, when it is installed, on the
 states each explorer embeds with the values the package computed; ``make check-site`` does the same in
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnm_minimal import widgets as W
+from cnm_minimal.book import widgets as W
 from cnm_minimal.attention import MultiheadAttention
-from cnm_minimal.widgets import iou_explorer, iou_report_html, iou_summary
+from cnm_minimal.book.widgets import iou_explorer, iou_report_html, iou_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "book" / "_ext" / "static" / "cnm_explorers.js"

@@ -11,7 +11,7 @@ CDN that cannot be reached (this machine, and CI, are offline). Then, in the 128
 * **overflow**: no code cell, output or display equation is wider than the content column or scrolls
   sideways inside its own box (collapsed cells are opened first); each is reported with its element, the
   overflow in px and its widest line (or its TeX);
-* **explorers**: every explorer (the book's ``.cnm-explorer`` blocks of ``cnm_minimal/widgets.py``, and
+* **explorers**: every explorer (the book's ``.cnm-explorer`` blocks of ``cnm_minimal/book/widgets.py``, and
   any saved ipywidgets view with a control and an HTML picture) either has its controls disabled, with a
   visible note, or responds: its first control is moved as a reader would (an arrow key on a slider, another
   option of a list, a drag of an ipywidgets handle) and the picture must change. Explorers that recompute in

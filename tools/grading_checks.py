@@ -447,119 +447,10 @@ _NO_PACKAGE_ATTENTION = {
 }
 
 
-def check_masked_attention_weights(masked_attention_weights) -> None:
-    f = as_submission(masked_attention_weights, "masked_attention_weights").forbid(_NO_PACKAGE_ATTENTION)
-    generator = torch.Generator().manual_seed(5)
-    scores = torch.randn(2, 3, 4, 6, dtype=torch.float64, generator=generator)
-    m = torch.rand(2, 6, dtype=torch.float64, generator=generator)
-    m[1] = 0.0                                                          # batch item 1: a mask of zeros everywhere
-    got = _tensor(f(scores, m), "masked_attention_weights(scores, m)")
-    assert tuple(got.shape) == (2, 3, 4, 6), (
-        f"masked_attention_weights(scores [2, 3, 4, 6], m [2, 6]) returned shape {tuple(got.shape)}, expected "
-        "(2, 3, 4, 6): one weight per key, for every batch item, head and query")
-    if torch.isnan(got[1]).any() and not torch.isnan(got[0]).any():
-        raise AssertionError(
-            "with a mask row of zeros (m = 0 on every key) your weights are NaN: log(0) is -inf on every key, "
-            "which the 1e-10 in log(m + 1e-10) prevents (the softmax then equals the plain softmax of the scores)")
-    _close(got.sum(-1), torch.ones(2, 3, 4, dtype=torch.float64), "each row of your weights should sum to 1")
-    _close(got, _mask_conditioned_softmax(scores, m), "masked_attention_weights (a mask of zeros on one batch item)")
-    tiny = torch.tensor([[0.0, 0.0, 1e-10, 1e-10, 0.0, 0.0], [1.0, 0.5, 0.0, 0.0, 0.2, 1e-3]], dtype=torch.float64)
-    expected = _mask_conditioned_softmax(scores, tiny)
-    got = f(scores, tiny)
-    if not _allclose(got, expected, rtol=1e-6, atol=1e-9):
-        raise AssertionError(
-            f"with mask values as small as {_MASK_EPS:g} your weights differ from softmax(A + log(m + 1e-10)): add "
-            "exactly 1e-10 to m inside the log (not another epsilon, and not a clamp)")
-    scores32 = torch.randn(3, 2, 5, 7, generator=generator)
-    m32 = _gaussian_mask(torch.tensor([0.2, 0.5, 0.9]), torch.tensor([0.1, 0.3, 0.2]), 7, 5.5)
-    _close(f(scores32, m32), _mask_conditioned_softmax(scores32, m32),
-           "masked_attention_weights on float32 scores [3, 2, 5, 7] and a Gaussian mask [3, 7]", rtol=1e-4, atol=1e-6)
-
-
-def check_smoothed_token_loss(smoothed_token_loss) -> None:
-    f = as_submission(smoothed_token_loss, "smoothed_token_loss").forbid({
-        "cnm_minimal.reconstruction.label_smoothed_nll": _write_it("the one-slot loss")})
-    generator = torch.Generator().manual_seed(6)
-
-    def reference(log_probs, target, eps):
-        return float(_label_smoothed_nll(log_probs[None, None], torch.tensor([[target]]), torch.ones(1, 1), eps=eps)[0])
-
-    for classes, target, eps in ((9, 0, 0.1), (9, 4, 0.1), (9, 8, 0.1), (9, 3, 0.0), (30, 29, 0.25), (4, 1, 0.5)):
-        log_probs = torch.log_softmax(torch.randn(classes, dtype=torch.float64, generator=generator), 0)
-        call = f"smoothed_token_loss(log_probs over {classes} classes, {target}, {eps})"
-        raw = f(log_probs, target, eps)
-        if not (isinstance(raw, torch.Tensor) and raw.dim() == 0):
-            shape = f"a tensor of shape {tuple(raw.shape)}" if isinstance(raw, torch.Tensor) else f"{type(raw).__name__}"
-            raise AssertionError(f"{call} should return a 0-d tensor (shape ()), got {shape}")
-        got, expected = float(raw), reference(log_probs, target, eps)
-        if math.isclose(got, expected, rel_tol=1e-5, abs_tol=1e-9):
-            continue
-        if eps != 0.1 and math.isclose(got, reference(log_probs, target, 0.1), rel_tol=1e-5):
-            raise AssertionError(f"{call} returned {got:.6f}, the value for eps = 0.1; expected {expected:.6f}: "
-                                 "use the eps argument rather than a fixed 0.1")
-        raise AssertionError(
-            f"{call} returned {got:.6f}, expected {expected:.6f}: (1 - eps) times -log p of the target, plus eps "
-            "times the mean of -log p over all V classes, the target's included")
-
-
-def check_ivc_terms(ivc_terms) -> None:
-    f = as_submission(ivc_terms, "ivc_terms").forbid({"cnm_minimal.losses.ivc_loss": _write_it("the two hinges")})
-    generator = torch.Generator().manual_seed(7)
-    p, h, e = (torch.rand(8, dtype=torch.float64, generator=generator) * 3 for _ in range(3))
-
-    def hinges(b1, b2):
-        return torch.clamp(p - h + b1, min=0), torch.clamp(p - e + b2, min=0)
-
-    for beta1, beta2 in ((0.1, 0.15), (0.3, 0.05), (0.0, 0.5), (0.7, 0.7)):
-        call = f"ivc_terms(L^p, L^h, L^e, {beta1}, {beta2})"
-        result = f(p, h, e, beta1, beta2)
-        assert isinstance(result, (tuple, list)) and len(result) == 2, (
-            f"{call} should return two tensors, (hard, easy); got {result if isinstance(result, Unsupported) else type(result).__name__}")
-        hard, easy = result
-        expected_hard, expected_easy = hinges(beta1, beta2)
-        if _allclose(hard, expected_hard) and _allclose(easy, expected_easy):
-            _close(_tensor(hard, "hard").mean() + _tensor(easy, "easy").mean(), _ivc_loss(p, h, e, beta1, beta2),
-                   f"{call}: the means of the two hinges should add up to L_IVC")
-            continue
-        default_hard, default_easy = hinges(0.1, 0.15)
-        swapped_hard, swapped_easy = hinges(beta2, beta1)
-        if (beta1, beta2) != (0.1, 0.15) and _allclose(hard, default_hard) and _allclose(easy, default_easy):
-            raise AssertionError(f"{call} returned the hinges for CNM's margins 0.1 and 0.15: use the beta1 and beta2 "
-                                 "arguments, not fixed numbers")
-        if beta1 != beta2 and _allclose(hard, swapped_hard) and _allclose(easy, swapped_easy):
-            raise AssertionError(f"{call}: your margins are swapped; the hard hinge max(L^p - L^h + beta1, 0) takes "
-                                 "beta1 and the easy one max(L^p - L^e + beta2, 0) takes beta2")
-        _close(hard, expected_hard, f"{call}: the hard-negative hinges max(L^p - L^h + beta1, 0), one per sentence")
-        _close(easy, expected_easy, f"{call}: the easy-negative hinges max(L^p - L^e + beta2, 0), one per sentence")
-
-
 def _small_cnm(seed: int = 8):
     torch.manual_seed(seed)
     return _CNM(_CNMConfig(frame_dim=8, word_dim=6, vocab_size=11, hidden=16, heads=2, video_layers=1,
                          query_layers=1, dropout=0.0)).eval()
-
-
-def check_three_separate_passes(three_separate_passes) -> None:
-    f = as_submission(three_separate_passes, "three_separate_passes").forbid({
-        "cnm_minimal.model.CNM.reconstruct_samples": "the exercise asks for three separate calls of model.reconstruct",
-        "cnm_minimal.model.CNM.forward": "the exercise asks for three separate calls of model.reconstruct"})
-    model = _small_cnm()
-    generator = torch.Generator().manual_seed(8)
-    slots, sentence = torch.randn(3, 5, 16, generator=generator), torch.randn(3, 4, 16, generator=generator)
-    padding = torch.tensor([[False] * 4, [False] * 3 + [True], [False] * 2 + [True] * 2])
-    mask = torch.rand(3, 5, generator=generator)
-    with torch.no_grad():
-        batched = model.reconstruct(slots.repeat(3, 1, 1), sentence.repeat(3, 1, 1), padding.repeat(3, 1),
-                                    _stack_samples(_mine_samples(mask))).split(3)
-    separate = f(model, slots, sentence, padding, mask)
-    assert isinstance(separate, (tuple, list)) and len(separate) == 3, (
-        "three_separate_passes should return three tensors: positive, hard, easy")
-    calls = f.calls.get("cnm_minimal.model.CNM.reconstruct", 0)
-    assert calls == 3, (f"three_separate_passes called model.reconstruct {calls} time(s); the exercise asks for three "
-                        "separate calls, one per sample (m, the whole video, 1 - m)")
-    for name, got, expected in zip(("positive", "hard", "easy"), separate, batched):
-        _close(got, expected, f"the {name} logits", rtol=1e-5, atol=1e-5,
-               hint=" The samples are m, the whole video (weights None) and 1 - m, in that order.")
 
 
 # -- chapter 9 ----------------------------------------------------------------------------------------------
@@ -603,7 +494,7 @@ def check_clip_width_predictions(clip_width_predictions) -> None:
             "model's inference does")
 
 
-# -- the re-worded exercises of chapters 5 to 8 (tools/reworded_exercises.py holds their cells) ----------------
+# -- chapters 5 to 8 ---------------------------------------------------------------------------------------------
 # Their current graded answers appear almost verbatim earlier in their chapters; these ask for more than re-typing.
 def _attention_reference(queries, keys, values, m, heads, scale_by_head: bool = True):
     b, t, d = queries.shape
@@ -854,35 +745,21 @@ def _pairwise(segments: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     return iou.clamp(min=0.0) if clamp else iou
 
 
-REWORDED_EXERCISES = [
-    Exercise("05_attention", 2, "masked_multihead_attention", 1, check_masked_multihead_attention),
-    Exercise("06_masked_reconstruction", 2, "smoothed_loss_floor", 1, check_smoothed_loss_floor),
-    Exercise("07_ivc_loss", 2, "ivc_gradients", 1, check_ivc_gradients),
-    Exercise("08_assembly", 2, "count_parameters", 1, check_count_parameters),
-]
-# Set to True once the chapters carry the re-worded exercise cells (tools/reworded_exercises.py): the four entries
-# then replace the current ones of chapters 5 to 8.
-USE_REWORDED = True
-
 EXERCISES = [
     Exercise("01_the_task", 3, "best_constant_window", 1, check_best_constant_window),
     Exercise("02_data", 2, "resample", 1, check_resample),
     Exercise("03_gaussian_mask", 2, "half_height_width", 1, check_half_height_width),
     Exercise("04_negative_mining", 2, "weighted_summary", 1, check_weighted_summary),
-    Exercise("05_attention", 2, "masked_attention_weights", 1, check_masked_attention_weights),
-    Exercise("06_masked_reconstruction", 2, "smoothed_token_loss", 1, check_smoothed_token_loss),
-    Exercise("07_ivc_loss", 2, "ivc_terms", 1, check_ivc_terms),
-    Exercise("08_assembly", 2, "three_separate_passes", 1, check_three_separate_passes),
+    Exercise("05_attention", 2, "masked_multihead_attention", 1, check_masked_multihead_attention),
+    Exercise("06_masked_reconstruction", 2, "smoothed_loss_floor", 1, check_smoothed_loss_floor),
+    Exercise("07_ivc_loss", 2, "ivc_gradients", 1, check_ivc_gradients),
+    Exercise("08_assembly", 2, "count_parameters", 1, check_count_parameters),
     Exercise("09_training", 3, "clip_width_predictions", 1, check_clip_width_predictions),
     Exercise("10_ablations", 1, "seed_difference", 1, check_seed_difference),
     Exercise("11_honest_evaluation", 3, "prior_hard_queries", 1, check_prior_hard_queries),
     Exercise("12_cpl", 2, "vote_answer", 1, check_vote_answer),
     Exercise("13_full_scale", 5, "run_seconds", 1, check_run_seconds),
 ]
-CURRENT_EXERCISES = list(EXERCISES)
-if USE_REWORDED:
-    _reworded = {e.chapter: e for e in REWORDED_EXERCISES}
-    EXERCISES = [_reworded.get(e.chapter, e) for e in EXERCISES]
 
 
 def exercises_for(chapter: str, exercises: list[Exercise] = EXERCISES) -> list[Exercise]:

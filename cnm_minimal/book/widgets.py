@@ -596,7 +596,7 @@ def video_browser(queries, features, video_ids=None):
     ``queries`` are :class:`~cnm_minimal.data.annotations.Query` records, ``features`` a
     :class:`~cnm_minimal.data.features.FeatureStore`.
     """
-    from cnm_minimal.plots import plot_video
+    from cnm_minimal.book.plots import plot_video
 
     by_video: dict[str, list] = {}
     for q in queries:
