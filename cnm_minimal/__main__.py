@@ -127,9 +127,9 @@ def evaluate(argv: list[str]) -> int:
 
 def warn_if_changed(path: Path, trained_on: dict | None) -> None:
     """One line on stderr when an annotation file is not the one the checkpoint was trained and selected with."""
-    import hashlib
+    from cnm_minimal.data.download import file_sha256
 
-    if trained_on and hashlib.sha256(Path(path).read_bytes()).hexdigest() != trained_on["sha256"]:
+    if trained_on and file_sha256(path) != trained_on["sha256"]:
         print(f"warning: {path} differs from the {trained_on['file']} this checkpoint was trained and selected with "
               "(SHA-256); the scores below are for the file as it is now", file=sys.stderr)
 

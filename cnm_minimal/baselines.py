@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnm_minimal.metrics import as_segments
+from cnm_minimal.metrics import as_segments, interval_iou
 
 
 def segments_from_centre_width(centre, width) -> np.ndarray:
@@ -70,9 +70,7 @@ def best_constant_window(train_segments, step: float = 0.01) -> np.ndarray:
     best, best_score = None, -1.0
     for chunk in range(0, len(a), 2048):                              # [W_chunk, Q] IoUs without a Python loop over Q
         ca, cb = a[chunk:chunk + 2048, None], b[chunk:chunk + 2048, None]
-        inter = np.minimum(cb, train[None, :, 1]) - np.maximum(ca, train[None, :, 0])
-        union = np.maximum(cb, train[None, :, 1]) - np.minimum(ca, train[None, :, 0])
-        scores = np.maximum((inter + 1e-10) / (union + 1e-10), 0).mean(axis=1)
+        scores = interval_iou(ca, cb, train[None, :, 0], train[None, :, 1]).mean(axis=1)
         k = int(scores.argmax())
         if scores[k] > best_score:
             best, best_score = np.array([ca[k, 0], cb[k, 0]]), float(scores[k])

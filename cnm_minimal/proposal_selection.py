@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import torch
 
-EPS = 1e-10
-"""The constant of the benchmark's IoU (:data:`cnm_minimal.metrics.EPS`)."""
+from cnm_minimal.metrics import interval_iou
 
 
 def pairwise_iou(segments: torch.Tensor) -> torch.Tensor:
     """``[B, K, K]`` temporal IoU between the K segments ``[B, K, 2]`` of each query (the benchmark's formula)."""
     start, end = segments[..., 0], segments[..., 1]
-    inter = (torch.minimum(end[:, :, None], end[:, None, :]) - torch.maximum(start[:, :, None], start[:, None, :]))
-    union = torch.maximum(end[:, :, None], end[:, None, :]) - torch.minimum(start[:, :, None], start[:, None, :])
-    return ((inter + EPS) / (union + EPS)).clamp(min=0.0)
+    return interval_iou(start[:, :, None], end[:, :, None], start[:, None, :], end[:, None, :])
 
 
 def select_lowest_loss(nll_positive: torch.Tensor) -> torch.Tensor:

@@ -206,6 +206,11 @@ CNM's README points to the ActivityNet 2016 challenge page for these features; t
 )}
 
 
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes (pooch's, read in chunks): the one hash every pinned and recorded file gets."""
+    return pooch.file_hash(str(path))
+
+
 def file_problem(path, sha256: str | None, size: int | None = None) -> str | None:
     """``None`` if the file at ``path`` has this size and SHA-256 (either may be ``None``: not checked),
     otherwise what is wrong with it, in words."""
@@ -214,7 +219,7 @@ def file_problem(path, sha256: str | None, size: int | None = None) -> str | Non
         return "missing"
     if size is not None and path.stat().st_size != size:
         return f"{path.stat().st_size:,} bytes, expected {size:,} (truncated, or another file)"
-    if sha256 is not None and (actual := pooch.file_hash(str(path))) != sha256:
+    if sha256 is not None and (actual := file_sha256(path)) != sha256:
         return f"SHA-256 {actual}, expected {sha256}"
     return None
 

@@ -9,7 +9,6 @@ the word vectors of the vocabulary.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from cnm_minimal.data.annotations import (
     read_json_annotations,
 )
 from cnm_minimal.data.dataset import MomentDataset, play_backwards
+from cnm_minimal.data.download import file_sha256
 from cnm_minimal.data.features import FeatureStore
 from cnm_minimal.data.root import data_root, word_vectors_path
 from cnm_minimal.data.text import Vocabulary, embedding_matrix, read_word_vectors, tokenize
@@ -124,9 +124,7 @@ class DatasetFiles:
 
     def fingerprint(self) -> dict:
         """What the data of a run was: the SHA-256 of each annotation file, the feature file's name and size."""
-        def sha256(path: Path) -> str:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
-        return {"annotations": {split: {"file": p.name, "sha256": sha256(p)} for split, p in self.annotations.items()},
+        return {"annotations": {split: {"file": p.name, "sha256": file_sha256(p)} for split, p in self.annotations.items()},
                 "features": {"file": self.features.name, "bytes": self.features.stat().st_size},
                 "word_vectors": self.word_vectors.name}
 

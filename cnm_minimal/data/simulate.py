@@ -45,7 +45,8 @@ from cnm_minimal.atomic import write_json
 from cnm_minimal.data.annotations import Query, write_charades_sta, write_durations
 from cnm_minimal.data.features import write_features
 from cnm_minimal.data.text import FUNCTION_WORDS, tokenize, write_word_vectors
-from cnm_minimal.data.timelines import TimelineKnobs
+from cnm_minimal.data.download import file_sha256
+from cnm_minimal.data.timelines import TimelineKnobs, activation, direction
 
 GENERATOR_VERSION = "1"
 
@@ -190,11 +191,6 @@ def concept_of(token: str) -> str | None:
     return token.rstrip("e") if len(token) > 3 else token
 
 
-def _direction(name: str, dim: int, salt: str) -> np.ndarray:
-    """A fixed random N(0, 1) vector for a name: the same on every machine and for every data set."""
-    digest = hashlib.sha256(f"{salt}:{name}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little")).standard_normal(dim).astype(np.float32)
-
 
 @dataclass(frozen=True)
 class FeatureKnobs:
@@ -224,12 +220,6 @@ def _events_of(queries: list[Query]) -> tuple[dict[str, list[tuple[float, float,
     return {vid: [(s, e, cs) for (s, e), cs in moments.items()] for vid, moments in events.items()}, places
 
 
-def _activation(times: np.ndarray, start: float, end: float, edge: float) -> np.ndarray:
-    outside = np.maximum(start - times, 0.0) + np.maximum(times - end, 0.0)
-    if edge <= 0:
-        return (outside == 0).astype(np.float32)
-    return np.clip(1.0 - outside / edge, 0.0, 1.0).astype(np.float32)
-
 
 def simulate_features(queries: list[Query], durations: dict[str, float], knobs: FeatureKnobs,
                       seed: int) -> dict[str, np.ndarray]:
@@ -241,14 +231,14 @@ def iter_simulated_features(queries: list[Query], durations: dict[str, float], k
     """Yield ``(vid, [T, D] features)`` one video at a time, so that full-size sets never sit in memory."""
     events, places = _events_of(queries)
     vocabulary = sorted({c for moments in events.values() for _, _, cs in moments for c in cs})
-    directions = {c: _direction(c, knobs.dim, "concept") for c in vocabulary}
+    directions = {c: direction(c, knobs.dim, "concept") for c in vocabulary}
     for number, (vid, duration) in enumerate(durations.items()):
         rng = np.random.default_rng([seed, 2, number])
         rows = max(1, int(round(duration * knobs.rows_per_second)))
         times = (np.arange(rows) + 0.5) / knobs.rows_per_second
         scene = rng.standard_normal(knobs.dim, dtype=np.float32)
         for place in sorted(places.get(vid, ())):     # a kitchen looks like a kitchen all along
-            scene = scene + _direction(place, knobs.dim, "place")
+            scene = scene + direction(place, knobs.dim, "place")
         scene *= np.sqrt(knobs.dim) / max(float(np.linalg.norm(scene)), 1e-6)
         x = knobs.scene_gain * np.broadcast_to(scene, (rows, knobs.dim))
         x = x + knobs.noise * rng.standard_normal((rows, knobs.dim), dtype=np.float32)
@@ -265,7 +255,7 @@ def iter_simulated_features(queries: list[Query], durations: dict[str, float], k
                 continue
             signal = np.sum([directions[c] for c in concepts], axis=0)
             signal *= np.sqrt(knobs.dim) / max(float(np.linalg.norm(signal)), 1e-6)
-            x = x + knobs.signal_gain * _activation(times, start, end, knobs.edge_s)[:, None] * signal
+            x = x + knobs.signal_gain * activation(times, start, end, knobs.edge_s)[:, None] * signal
             present += signal / len(moments)
         x = x + knobs.leakage * knobs.signal_gain * present
         yield vid, np.ascontiguousarray(x, dtype=np.float32)
@@ -275,10 +265,10 @@ def simulate_word_vectors(words, dim: int = 300) -> np.ndarray:
     """GloVe-like vectors: words of one concept share 80% of their vector; others are independent."""
     vectors = []
     for word in words:
-        own = _direction(word, dim, "word")
+        own = direction(word, dim, "word")
         concept = concept_of(word)
         if concept is not None:
-            own = 0.8 * _direction(concept, dim, "word-concept") + 0.6 * own
+            own = 0.8 * direction(concept, dim, "word-concept") + 0.6 * own
         vectors.append(0.4 * own)
     return np.array(vectors, dtype=np.float32).reshape(len(vectors), dim)
 
@@ -291,9 +281,6 @@ def split_by_video(durations: dict[str, float], fractions: dict[str, float], see
     bounds = np.round(np.cumsum([0.0] + list(fractions.values())) / sum(fractions.values()) * len(vids)).astype(int)
     return {name: sorted(vids[i] for i in order[a:b]) for name, a, b in zip(fractions, bounds[:-1], bounds[1:])}
 
-
-def sha256_of(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def feature_arrays_sha256(path) -> str:
@@ -321,13 +308,13 @@ def write_dataset(out, queries: list[Query], durations: dict[str, float], splits
             keep = set(vids)
             path = out / f"annotations_{name}.txt"
             write_charades_sta(path, [q for q in queries if q.vid in keep])
-            files[path.name] = sha256_of(path)
+            files[path.name] = file_sha256(path)
         write_durations(out / "durations.csv", durations)
-        files["durations.csv"] = sha256_of(out / "durations.csv")
+        files["durations.csv"] = file_sha256(out / "durations.csv")
     write_features(out / "features.hdf5", iter_simulated_features(queries, durations, knobs, seed))
     words = sorted({t for q in queries for t in tokenize(q.sentence)})
     write_word_vectors(out / "word_vectors.txt", words, simulate_word_vectors(words, word_dim))
-    files["word_vectors.txt"] = sha256_of(out / "word_vectors.txt")
+    files["word_vectors.txt"] = file_sha256(out / "word_vectors.txt")
     manifest = {
         "simulated": True,
         "what": "simulated clip features and word vectors in the Charades-STA layout (cnm_minimal.data.simulate)",
