@@ -12,7 +12,8 @@ Every number a model reaches must be read next to what needs no model at all:
 * the **best constant window** is the single window ``[a, b]`` with the highest mean IoU over the
   training moments, found on a grid: the strongest predictor that ignores both video and sentence.
 * the **window by duration** (chapter 11) is a prior that also knows the video's length: the training videos
-  are cut into groups of equal size by duration, each group gets its own best constant window, and a test query
+  are cut into groups of equal size by duration, each group gets its own best constant window, and a test
+  query
   gets the window of its video's group.
 * the **temporal-prior sampler** draws, per query, a (centre, width) bin from the empirical joint histogram of
   the training moments' normalised centres ``(s + e) / 2`` and widths ``e - s`` (``bins`` x ``bins`` cells on
@@ -66,10 +67,10 @@ def best_constant_window(train_segments, step: float = 0.01) -> np.ndarray:
     grid = np.round(np.arange(0.0, 1.0 + step / 2, step), 10)
     starts, ends = np.meshgrid(grid, grid, indexing="ij")
     keep = starts < ends
-    a, b = starts[keep], ends[keep]                                   # every candidate window, [W]
+    a, b = starts[keep], ends[keep]  # every candidate window, [W]
     best, best_score = None, -1.0
-    for chunk in range(0, len(a), 2048):                              # [W_chunk, Q] IoUs without a Python loop over Q
-        ca, cb = a[chunk:chunk + 2048, None], b[chunk:chunk + 2048, None]
+    for chunk in range(0, len(a), 2048):  # [W_chunk, Q] IoUs without a Python loop over Q
+        ca, cb = a[chunk : chunk + 2048, None], b[chunk : chunk + 2048, None]
         scores = interval_iou(ca, cb, train[None, :, 0], train[None, :, 1]).mean(axis=1)
         k = int(scores.argmax())
         if scores[k] > best_score:
@@ -77,8 +78,9 @@ def best_constant_window(train_segments, step: float = 0.01) -> np.ndarray:
     return best
 
 
-def window_by_duration(train_segments, train_durations, test_durations, groups: int = 4,
-                       step: float = 0.01) -> np.ndarray:
+def window_by_duration(
+    train_segments, train_durations, test_durations, groups: int = 4, step: float = 0.01
+) -> np.ndarray:
     """The prior given only the video's length, ``[Q_test, 2]``: the best constant window of the training
     queries whose duration falls in the same of ``groups`` equal-count duration groups."""
     train = as_segments(train_segments, "train_segments")
@@ -89,17 +91,22 @@ def window_by_duration(train_segments, train_durations, test_durations, groups: 
     edges = np.quantile(train_durations, np.linspace(0, 1, groups + 1)[1:-1])
     train_group = np.searchsorted(edges, train_durations, side="right")
     test_group = np.searchsorted(edges, test_durations, side="right")
-    windows = np.stack([best_constant_window(train[train_group == k] if (train_group == k).any() else train, step)
-                        for k in range(groups)])
+    windows = np.stack(
+        [
+            best_constant_window(train[train_group == k] if (train_group == k).any() else train, step)
+            for k in range(groups)
+        ]
+    )
     return windows[test_group]
 
 
 @dataclass(frozen=True, eq=False)
 class PriorSampler:
-    """The fitted histogram: ``probabilities[i, j]`` of centre bin ``i`` and width bin ``j``, on shared ``edges``."""
+    """The fitted histogram: ``probabilities[i, j]`` of centre bin ``i`` and width bin ``j``, on shared
+    ``edges``."""
 
-    probabilities: np.ndarray     # [bins, bins], sums to 1, read-only
-    edges: np.ndarray             # [bins + 1], from 0 to 1, read-only
+    probabilities: np.ndarray  # [bins, bins], sums to 1, read-only
+    edges: np.ndarray  # [bins + 1], from 0 to 1, read-only
 
 
 def fit_prior_sampler(train_segments, bins: int = 20) -> PriorSampler:
@@ -119,7 +126,8 @@ def fit_prior_sampler(train_segments, bins: int = 20) -> PriorSampler:
 
 
 def sample_prior(prior: PriorSampler, num_queries: int, seed: int) -> np.ndarray:
-    """``num_queries`` segments from the sampler, ``[Q, 2]``: a cell by its probability, then a point uniform in it."""
+    """``num_queries`` segments from the sampler, ``[Q, 2]``: a cell by its probability, then a point uniform
+    in it."""
     if num_queries < 1:
         raise ValueError(f"num_queries must be at least 1, got {num_queries}")
     rng = np.random.default_rng(seed)

@@ -1,7 +1,9 @@
-"""The configuration of a training run: one :class:`TrainConfig`, holding the model's :class:`CNMConfig` (chapter 9).
+"""The configuration of a training run: one :class:`TrainConfig`, holding the model's :class:`CNMConfig`
+(chapter 9).
 
 Each value is defined once. The model's sizes, constants and ablation switches are the fields of
-:class:`~cnm_minimal.model.CNMConfig` (whose defaults are the authors' Charades-STA values); a run holds one as
+:class:`~cnm_minimal.model.CNMConfig` (whose defaults are the authors' Charades-STA values); a run holds one
+as
 ``TrainConfig.model``, with the book's smaller defaults (:data:`BOOK_MODEL`). The three model fields that
 come from the data (``frame_dim``, ``word_dim``, ``vocab_size``) are filled in when the model is built.
 
@@ -37,15 +39,17 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Everything a run depends on; any field can be overridden on the command line (``--field value``)."""
 
-    data: str = "data_samples/charades-sta-sim"   # a folder: the simulator's layout, or the authors' json splits
-    feature_file: str = ""           # real data: the HDF5 file's name in ``data`` (e.g. i3d_features.hdf5)
-    feature_layout: Literal["flat", "c3d"] = "flat"   # "c3d": ActivityNet's file[vid]["c3d_features"]
-    word_vectors: str = ""           # real data: GloVe text or .npz (e.g. data/glove/glove.6B.300d.txt)
-    cd_splits: str = ""              # a Charades-CD folder: its test splits are evaluated too (chapter 13)
+    data: str = (
+        "data_samples/charades-sta-sim"  # a folder: the simulator's layout, or the authors' json splits
+    )
+    feature_file: str = ""  # real data: the HDF5 file's name in ``data`` (e.g. i3d_features.hdf5)
+    feature_layout: Literal["flat", "c3d"] = "flat"  # "c3d": ActivityNet's file[vid]["c3d_features"]
+    word_vectors: str = ""  # real data: GloVe text or .npz (e.g. data/glove/glove.6B.300d.txt)
+    cd_splits: str = ""  # a Charades-CD folder: its test splits are evaluated too (chapter 13)
     out: str = "runs/sample"
-    architecture: str = "cnm"        # --model: a name of the registry (cnm; cpl, its successor with K proposals)
-    num_clips: int = 64              # clips per video after resampling (the authors': 200)
-    kept_words: int = 1111           # vocabulary: the most frequent training words kept (V = kept + 1 classes)
+    architecture: str = "cnm"  # --model: a name of the registry (cnm; cpl, its successor with K proposals)
+    num_clips: int = 64  # clips per video after resampling (the authors': 200)
+    kept_words: int = 1111  # vocabulary: the most frequent training words kept (V = kept + 1 classes)
     model: CNMConfig = BOOK_MODEL
     # optimisation (chapter 9, Eq. 9.1-9.3)
     epochs: int = 30
@@ -57,22 +61,27 @@ class TrainConfig:
     mode: Literal["alternating", "joint"] = "alternating"
     # selection and bookkeeping
     select_on: Literal["val", "test"] = "val"
-    val_fraction: float = 0.1        # carved from train, by video, when the data set has no val split
-    reverse_fraction: float = 0.0    # this share of the training videos is played backwards (chapter 10's study)
+    val_fraction: float = 0.1  # carved from train, by video, when the data set has no val split
+    reverse_fraction: float = (
+        0.0  # this share of the training videos is played backwards (chapter 10's study)
+    )
     seed: int = 0
     device: str = "auto"
-    amp: Literal[False, True, "auto"] = False   # bfloat16 autocast; "auto": on CUDA and on CPUs with bf16 units
+    amp: Literal[False, True, "auto"] = (
+        False  # bfloat16 autocast; "auto": on CUDA and on CPUs with bf16 units
+    )
     num_workers: int = 0
     cache_features: bool = True
-    progress: bool = False           # a progress bar per epoch (one log line per epoch is always printed)
+    progress: bool = False  # a progress bar per epoch (one log line per epoch is always printed)
     save_checkpoints: bool = True
 
     def __post_init__(self):
         validate(self)
 
     @classmethod
-    def build(cls, **values) -> "TrainConfig":
-        """A config from flat values: model fields (``hidden=64``) go into ``model``, the rest stay; the model's
+    def build(cls, **values) -> TrainConfig:
+        """A config from flat values: model fields (``hidden=64``) go into ``model``, the rest stay; the
+        model's
         config is the one of the architecture ``architecture`` names (:mod:`cnm_minimal.registry`)."""
         try:
             architecture = registry.get(values.get("architecture", "cnm"))
@@ -82,8 +91,10 @@ class TrainConfig:
         run_names = {f.name for f in fields(cls)} - {"model"}
         unknown = sorted(set(values) - model_names - run_names - {"model"})
         if unknown:
-            raise ConfigError(f"unknown option(s) {', '.join('--' + _flag(n) for n in unknown)} "
-                              "(python -m cnm_minimal train --help lists them)")
+            raise ConfigError(
+                f"unknown option(s) {', '.join('--' + _flag(n) for n in unknown)} "
+                "(python -m cnm_minimal train --help lists them)"
+            )
         values = _without_foreign_options(values, architecture)
         model = values.pop("model", architecture.book_size)
         model = asdict(model) if isinstance(model, CNMConfig) else dict(model)
@@ -104,44 +115,75 @@ def _model_defaults() -> dict:
 
 
 def _without_foreign_options(values: dict, architecture: registry.Architecture) -> dict:
-    """The values without the model fields of other architectures, which a run may carry only at their defaults (the
+    """The values without the model fields of other architectures, which a run may carry only at their
+    defaults (the
     command line has every architecture's flags)."""
     foreign = set(registry.model_fields()) - architecture.field_names()
     stray = [k for k in sorted(foreign) if k in values and values[k] != registry.model_fields()[k]]
     if stray:
         owners = [a for a in registry.ARCHITECTURES.values() if stray[0] in a.field_names()]
-        raise ConfigError(f"--{_flag(stray[0])} is an option of {' and '.join(a.official_name or a.name for a in owners)}"
-                          f": add --model {owners[0].name}")
+        raise ConfigError(
+            f"--{_flag(stray[0])} is an option of {' and '.join(a.official_name or a.name for a in owners)}"
+            f": add --model {owners[0].name}"
+        )
     return {k: v for k, v in values.items() if k not in foreign}
 
 
 RANGES = {
     # the run
-    "num_clips": Field(ge=4), "kept_words": Field(ge=1), "epochs": Field(ge=1), "batch_size": Field(ge=1),
-    "lr": Field(gt=0), "warmup_updates": Field(ge=1), "warmup_init_lr": Field(gt=0), "clip_norm": Field(gt=0),
-    "val_fraction": Field(gt=0, lt=1), "reverse_fraction": Field(ge=0, le=1), "seed": Field(ge=0), "num_workers": Field(ge=0),
+    "num_clips": Field(ge=4),
+    "kept_words": Field(ge=1),
+    "epochs": Field(ge=1),
+    "batch_size": Field(ge=1),
+    "lr": Field(gt=0),
+    "warmup_updates": Field(ge=1),
+    "warmup_init_lr": Field(gt=0),
+    "clip_norm": Field(gt=0),
+    "val_fraction": Field(gt=0, lt=1),
+    "reverse_fraction": Field(ge=0, le=1),
+    "seed": Field(ge=0),
+    "num_workers": Field(ge=0),
     # the model (chapter 8)
-    "hidden": Field(ge=1), "heads": Field(ge=1), "video_layers": Field(ge=1), "query_layers": Field(ge=1),
-    "dropout": Field(ge=0, lt=1), "alpha": Field(gt=0), "max_width": Field(gt=0, le=1), "beta1": Field(ge=0),
-    "beta2": Field(ge=0), "label_smoothing": Field(ge=0, lt=1), "max_words": Field(ge=1),
+    "hidden": Field(ge=1),
+    "heads": Field(ge=1),
+    "video_layers": Field(ge=1),
+    "query_layers": Field(ge=1),
+    "dropout": Field(ge=0, lt=1),
+    "alpha": Field(gt=0),
+    "max_width": Field(gt=0, le=1),
+    "beta1": Field(ge=0),
+    "beta2": Field(ge=0),
+    "label_smoothing": Field(ge=0, lt=1),
+    "max_words": Field(ge=1),
     # CPL (--model cpl, chapter 12)
-    "num_proposals": Field(ge=1), "sigma": Field(gt=0), "gamma": Field(ge=0), "div_lambda": Field(ge=0),
-    "alpha1": Field(ge=0), "alpha2": Field(ge=0),
+    "num_proposals": Field(ge=1),
+    "sigma": Field(gt=0),
+    "gamma": Field(ge=0),
+    "div_lambda": Field(ge=0),
+    "alpha1": Field(ge=0),
+    "alpha2": Field(ge=0),
 }
 """The allowed range of each number; the types and choices are those of the dataclass fields."""
 
 
 def _schema(cls, leave_out=()):
-    """A pydantic model with the fields, types and defaults of the dataclass ``cls``, strict (no ``"0.1"`` for a
+    """A pydantic model with the fields, types and defaults of the dataclass ``cls``, strict (no ``"0.1"``
+    for a
     float, no ``64.0`` for an int, no ``"ture"`` for a bool, no inf or nan), with the :data:`RANGES`."""
     hints = typing.get_type_hints(cls)
-    return create_model(f"{cls.__name__}Check", __config__=ConfigDict(strict=True, extra="forbid", allow_inf_nan=False),
-                        **{f.name: (hints[f.name], RANGES.get(f.name, Field())) for f in fields(cls)
-                           if f.name not in leave_out})
+    return create_model(
+        f"{cls.__name__}Check",
+        __config__=ConfigDict(strict=True, extra="forbid", allow_inf_nan=False),
+        **{
+            f.name: (hints[f.name], RANGES.get(f.name, Field()))
+            for f in fields(cls)
+            if f.name not in leave_out
+        },
+    )
 
 
 _RUN_SCHEMA = _schema(TrainConfig, leave_out={"model"})
-_MODEL_SCHEMAS: dict[type, object] = {}                    # one per model config class, made on first use
+_MODEL_SCHEMAS: dict[type, object] = {}  # one per model config class, made on first use
 
 
 def validate(config: TrainConfig) -> None:
@@ -155,31 +197,45 @@ def validate(config: TrainConfig) -> None:
         _MODEL_SCHEMAS[kind].model_validate(asdict(config.model))
     except ValidationError as error:
         first = error.errors()[0]
-        raise ConfigError(f"--{_flag(str(first['loc'][0]))} {first['input']!r}: {first['msg'].lower()}") from None
+        raise ConfigError(
+            f"--{_flag(str(first['loc'][0]))} {first['input']!r}: {first['msg'].lower()}"
+        ) from None
     if config.model.hidden % config.model.heads:
         raise ConfigError(f"--hidden {config.model.hidden} is not divisible by --heads {config.model.heads}")
     validate_architecture(config)
 
 
 def validate_architecture(config: TrainConfig) -> None:
-    """The run's model config is its architecture's, trained by a scheme the architecture has, with the fields it does
+    """The run's model config is its architecture's, trained by a scheme the architecture has, with the
+    fields it does
     not read left at their defaults."""
     try:
         architecture = registry.get(config.architecture)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if type(config.model) is not architecture.config:
-        raise ConfigError(f"--model {config.architecture} with a {type(config.model).__name__}: build the config with "
-                          "TrainConfig.build(architecture=...)")
+        raise ConfigError(
+            f"--model {config.architecture} with a {type(config.model).__name__}: build the config with "
+            "TrainConfig.build(architecture=...)"
+        )
     if config.mode not in architecture.modes:
-        raise ConfigError(f"--mode {config.mode} with --model {architecture.name}: it has no such training scheme; "
-                          f"use --mode {' or '.join(architecture.modes)}")
-    changed = [k for k in architecture.ignores if getattr(config.model, k) != getattr(architecture.book_size, k)]
+        raise ConfigError(
+            f"--mode {config.mode} with --model {architecture.name}: it has no such training scheme; "
+            f"use --mode {' or '.join(architecture.modes)}"
+        )
+    changed = [
+        k for k in architecture.ignores if getattr(config.model, k) != getattr(architecture.book_size, k)
+    ]
     if changed:
-        readers = [a.official_name or a.name for a in registry.ARCHITECTURES.values()
-                   if changed[0] in a.field_names() and changed[0] not in a.ignores]
-        raise ConfigError(f"--{_flag(changed[0])} {getattr(config.model, changed[0])!r} is an option of "
-                          f"{' and '.join(readers)} that --model {architecture.name} does not read; leave it out")
+        readers = [
+            a.official_name or a.name
+            for a in registry.ARCHITECTURES.values()
+            if changed[0] in a.field_names() and changed[0] not in a.ignores
+        ]
+        raise ConfigError(
+            f"--{_flag(changed[0])} {getattr(config.model, changed[0])!r} is an option of "
+            f"{' and '.join(readers)} that --model {architecture.name} does not read; leave it out"
+        )
 
 
 FLAG_NAMES = {"architecture": "model"}
@@ -194,14 +250,24 @@ _HINTS = typing.get_type_hints(TrainConfig)
 
 
 def _parse_bool(text: str) -> bool:
-    words = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+    words = {
+        "true": True,
+        "1": True,
+        "yes": True,
+        "on": True,
+        "false": False,
+        "0": False,
+        "no": False,
+        "off": False,
+    }
     if text.lower() not in words:
         raise argparse.ArgumentTypeError(f"{text!r} is not a boolean: use true or false")
     return words[text.lower()]
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig | None = None) -> None:
-    """``--field value`` for every run field and every model field of every registered architecture (defaults from
+    """``--field value`` for every run field and every model field of every registered architecture (defaults
+    from
     ``defaults``); ``--model`` chooses among the registry's names."""
     defaults = _model_defaults() | (defaults or TrainConfig()).flat()
     hints = _HINTS
@@ -212,7 +278,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig 
         choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
         if name == "architecture":
             options = {"choices": list(registry.ARCHITECTURES)}
-        elif True in choices:                       # amp: a boolean or "auto"
+        elif True in choices:  # amp: a boolean or "auto"
             options = {"type": lambda text: text if text == "auto" else _parse_bool(text)}
         elif choices:
             options = {"choices": list(choices)}
@@ -222,6 +288,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig 
 
 
 def from_arguments(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` of parsed arguments (those of :func:`add_config_arguments`; others ignored)."""
+    """The :class:`TrainConfig` of parsed arguments (those of :func:`add_config_arguments`; others
+    ignored)."""
     names = set(TrainConfig().flat()) | set(_model_defaults())
     return TrainConfig.build(**{k: v for k, v in vars(args).items() if k in names})

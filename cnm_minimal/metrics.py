@@ -14,12 +14,15 @@ segments score a tiny positive number. The reported numbers are
     mIoU          = (1/Q) * sum_q IoU_q,
 
 averaged over all Q test queries. Charades-CD (Yuan et al. 2021, "A Closer Look at Temporal Sentence
-Grounding in Videos") also reports a discounted recall, which scales each hit by how far its boundaries are off:
+Grounding in Videos") also reports a discounted recall, which scales each hit by how far its boundaries are
+off:
 
-    dR@1, IoU=m = (1/Q) * sum_q 1[IoU_q >= m] * (1 - |s'_q - s_q|) * (1 - |e'_q - e_q|),   m in {0.3, 0.5, 0.7},
+    dR@1, IoU=m = (1/Q) * sum_q 1[IoU_q >= m] * (1 - |s'_q - s_q|) * (1 - |e'_q - e_q|),   m in {0.3, 0.5,
+    0.7},
 
 with prediction ``[s', e']`` and ground truth ``[s, e]``; the paper divides both gaps by the duration, which
-segments normalised by the duration already are. Functions return fractions in [0, 1]; papers print percentages.
+segments normalised by the duration already are. Functions return fractions in [0, 1]; papers print
+percentages.
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def as_segments(segments, name: str = "segments") -> np.ndarray:
 
 
 def interval_iou(start_a, end_a, start_b, end_b):
-    """The benchmark's IoU of ``[start_a, end_a]`` and ``[start_b, end_b]``, element-wise with broadcasting, on NumPy
+    """The benchmark's IoU of ``[start_a, end_a]`` and ``[start_b, end_b]``, element-wise with broadcasting,
+    on NumPy
     arrays or torch tensors alike: the one implementation of the formula (the window search of
     :mod:`cnm_minimal.baselines` and CPL's vote call it too)."""
     if type(start_a).__module__.startswith("torch"):

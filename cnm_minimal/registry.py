@@ -1,9 +1,12 @@
 """The model architectures the package knows, by name: what configuring, building, training, checkpointing and
 importing a model of each needs (chapters 9 and 12).
 
-``--model NAME`` looks its name up here, and so do the config, the trainer, the checkpoints and the import of the
-authors' weights: none of them compares a model's name. CNM and its successor CPL are registered below; another
-model (a Gaussian mixture, say) is one :func:`register` call with its classes, and the command line, the trainer and
+``--model NAME`` looks its name up here, and so do the config, the trainer, the checkpoints and the import of
+the
+authors' weights: none of them compares a model's name. CNM and its successor CPL are registered below;
+another
+model (a Gaussian mixture, say) is one :func:`register` call with its classes, and the command line, the
+trainer and
 ``evaluate`` take it as they take these two.
 """
 
@@ -21,13 +24,13 @@ from cnm_minimal.model import CNM, CNMConfig
 class Architecture:
     """One model family: its name on the command line and in checkpoints, and what the package needs of it."""
 
-    name: str                          # --model NAME; stored in every checkpoint as "architecture"
-    model: type[nn.Module]             # built from its config; has training_pass, predict_batch, sample_nll
-    config: type                       # a dataclass of the model's fields (CNMConfig or a subclass)
-    book_size: object                  # the config a run starts from: the book's laptop size
-    modes: tuple[str, ...]             # the training schemes it has: "alternating" (steps A and B), "joint"
-    ignores: tuple[str, ...] = ()      # fields of its config it inherits but does not read (kept at book_size)
-    official_name: str | None = None   # model.name in the authors' JSON configs and checkpoints
+    name: str  # --model NAME; stored in every checkpoint as "architecture"
+    model: type[nn.Module]  # built from its config; has training_pass, predict_batch, sample_nll
+    config: type  # a dataclass of the model's fields (CNMConfig or a subclass)
+    book_size: object  # the config a run starts from: the book's laptop size
+    modes: tuple[str, ...]  # the training schemes it has: "alternating" (steps A and B), "joint"
+    ignores: tuple[str, ...] = ()  # fields of its config it inherits but does not read (kept at book_size)
+    official_name: str | None = None  # model.name in the authors' JSON configs and checkpoints
     summary: str = ""
 
     def field_names(self) -> set[str]:
@@ -82,10 +85,33 @@ def model_fields() -> dict[str, object]:
     return defaults
 
 
-register(Architecture(
-    "cnm", CNM, CNMConfig, CNMConfig(hidden=128, video_layers=2, query_layers=2), ("alternating", "joint"),
-    official_name="CNM", summary="one Gaussian mask, two optimisers taking turns (chapters 3-9)"))
-register(Architecture(
-    "cpl", CPL, CPLConfig, CPLConfig(hidden=128, video_layers=2, query_layers=2), ("joint",),
-    ignores=("alpha", "max_width", "mask_shape", "use_hard_negative", "use_easy_negative", "clip_positions"),
-    official_name="CPL", summary="K Gaussian proposals, one objective (chapter 12)"))
+register(
+    Architecture(
+        "cnm",
+        CNM,
+        CNMConfig,
+        CNMConfig(hidden=128, video_layers=2, query_layers=2),
+        ("alternating", "joint"),
+        official_name="CNM",
+        summary="one Gaussian mask, two optimisers taking turns (chapters 3-9)",
+    )
+)
+register(
+    Architecture(
+        "cpl",
+        CPL,
+        CPLConfig,
+        CPLConfig(hidden=128, video_layers=2, query_layers=2),
+        ("joint",),
+        ignores=(
+            "alpha",
+            "max_width",
+            "mask_shape",
+            "use_hard_negative",
+            "use_easy_negative",
+            "clip_positions",
+        ),
+        official_name="CPL",
+        summary="K Gaussian proposals, one objective (chapter 12)",
+    )
+)

@@ -1,4 +1,5 @@
-"""The model registry: a third architecture, registered in this module, trains and evaluates through the command line
+"""The model registry: a third architecture, registered in this module, trains and evaluates through the
+command line
 exactly as CNM and CPL do, and nothing outside the registry compares a model's name."""
 
 import ast
@@ -14,13 +15,31 @@ from cnm_minimal.checkpoints import load_checkpoint
 from cnm_minimal.model import CNM, CNMConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--num-clips", "16", "--heads", "2", "--video-layers", "1", "--query-layers", "1", "--batch-size", "64",
-        "--warmup-updates", "5", "--lr", "1e-3", "--device", "cpu", "--epochs", "1"]
+TINY = [
+    "--num-clips",
+    "16",
+    "--heads",
+    "2",
+    "--video-layers",
+    "1",
+    "--query-layers",
+    "1",
+    "--batch-size",
+    "64",
+    "--warmup-updates",
+    "5",
+    "--lr",
+    "1e-3",
+    "--device",
+    "cpu",
+    "--epochs",
+    "1",
+]
 
 
 @dataclass(frozen=True)
 class ShiftedConfig(CNMConfig):
-    shift: float = 0.0                  # a constant added to every predicted centre (then clamped)
+    shift: float = 0.0  # a constant added to every predicted centre (then clamped)
 
 
 class Shifted(CNM):
@@ -33,9 +52,16 @@ class Shifted(CNM):
 
 @pytest.fixture
 def shifted():
-    architecture = registry.register(registry.Architecture(
-        "shifted", Shifted, ShiftedConfig, ShiftedConfig(hidden=32, video_layers=1, query_layers=1),
-        ("alternating", "joint"), summary="a test's toy"))
+    architecture = registry.register(
+        registry.Architecture(
+            "shifted",
+            Shifted,
+            ShiftedConfig,
+            ShiftedConfig(hidden=32, video_layers=1, query_layers=1),
+            ("alternating", "joint"),
+            summary="a test's toy",
+        )
+    )
     yield architecture
     registry.unregister("shifted")
 
@@ -67,6 +93,7 @@ def test_a_checkpoint_of_an_unregistered_model_is_refused_by_name(shifted, tmp_p
     assert main(["train", "--model", "shifted", "--out", str(out), *TINY]) == 0
     registry.unregister("shifted")
     from cnm_minimal.checkpoints import CheckpointError, model_from_checkpoint
+
     with pytest.raises(CheckpointError, match="--model shifted: no such model"):
         model_from_checkpoint(out / "best.pt")
     registry.register(shifted)
@@ -76,7 +103,12 @@ def test_a_checkpoint_of_an_unregistered_model_is_refused_by_name(shifted, tmp_p
 def test_no_module_but_the_registry_compares_a_model_name(module):
     tree = ast.parse((ROOT / "cnm_minimal" / f"{module}.py").read_text())
     names = {"cnm", "cpl", "CNM", "CPL"}
-    compared = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Compare)
-                and any(isinstance(side, ast.Constant) and side.value in names
-                        for side in [node.left, *node.comparators])]
+    compared = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and any(
+            isinstance(side, ast.Constant) and side.value in names for side in [node.left, *node.comparators]
+        )
+    ]
     assert not compared, f"cnm_minimal/{module}.py compares a model's name on lines {compared}"

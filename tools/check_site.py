@@ -5,7 +5,8 @@ error output is shown; equations were typeset by MathJax (no raw TeX left); save
 every local link points to an existing file; and the browser console has no error other than a public
 CDN that cannot be reached (this machine, and CI, are offline). Then, in the 1280 px window:
 
-* **equations**: MathJax drew no error in place of an equation (an ``mjx-merror`` element: a yellow box with the
+* **equations**: MathJax drew no error in place of an equation (an ``mjx-merror`` element: a yellow box with
+the
   message, e.g. "\\tag not allowed in split environment"); before the pages, a page with a planted error is
   checked and must be reported, so that a check that sees nothing cannot pass;
 * **overflow**: no code cell, output or display equation is wider than the content column or scrolls
@@ -43,11 +44,22 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-         "--no-first-run", "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+]
 # Console messages about public hosts that cannot be reached offline are expected, not failures.
-OFFLINE_NOISE = re.compile(r"net::ERR_(NAME_NOT_RESOLVED|INTERNET_DISCONNECTED|CONNECTION_REFUSED|"
-                           r"ADDRESS_UNREACHABLE|NETWORK_CHANGED|TIMED_OUT|CONNECTION_TIMED_OUT)")
+OFFLINE_NOISE = re.compile(
+    r"net::ERR_(NAME_NOT_RESOLVED|INTERNET_DISCONNECTED|CONNECTION_REFUSED|"
+    r"ADDRESS_UNREACHABLE|NETWORK_CHANGED|TIMED_OUT|CONNECTION_TIMED_OUT)"
+)
 
 PAGE_REPORT_JS = """
 const done = arguments[arguments.length - 1];
@@ -56,7 +68,8 @@ const settle = async () => {
   await new Promise(r => setTimeout(r, 1500));   // let the widget manager render saved widgets
   const text = document.body.innerText;
   done({
-    brokenImages: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
+    brokenImages: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i =>
+    i.src),
     tracebacks: Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)
       .filter(t => /Traceback \\(most recent call last\\)/.test(t)).map(t => t.slice(0, 300)),
     errorOutputs: document.querySelectorAll('.output.traceback, .output.error, .output.stderr').length,
@@ -78,11 +91,13 @@ settle();
 # not each of its wrappers. Collapsed cells (<details>) are opened first, as a reader would.
 OVERFLOW_JS = """
 document.querySelectorAll('details').forEach(d => { d.open = true; });
-const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+const column = document.querySelector('article.bd-article') || document.querySelector('main') ||
+document.body;
 const style = getComputedStyle(column);
 const right = column.getBoundingClientRect().right - parseFloat(style.paddingRight);
 const selector = 'div.highlight pre, div.cell_output > *, div.cell_output pre, div.cell_output img, ' +
-  'div.cell_output svg, div.cell_output table, div.cell_output canvas, div.cell_output .cnm-explorer, div.math, ' +
+  'div.cell_output svg, div.cell_output table, div.cell_output canvas, div.cell_output .cnm-explorer,
+  div.math, ' +
   'div.math mjx-container';
 const kindOf = el => el.closest('div.math') ? 'display equation'
   : (el.closest('div.cell_output') ? 'output' : 'code cell');
@@ -142,7 +157,8 @@ return roots.map(el => {
     first: enabled.length ? label(enabled[0]) : (controls.length ? label(controls[0]) : ''),
     enabled: enabled.length,
     noteVisible: !!(note && note.offsetParent && note.textContent.trim()),
-    ready: !el.classList.contains('cnm-explorer') || el.dataset.kind === 'fixed' || el.dataset.ready === 'true',
+    ready: !el.classList.contains('cnm-explorer') || el.dataset.kind === 'fixed' || el.dataset.ready ===
+    'true',
     hasChecks: !!el.dataset.checks,
   };
 });
@@ -202,7 +218,9 @@ def browser(user_data: str) -> webdriver.Chrome:
     binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     driver_path = shutil.which("chromedriver")
     if not binary or not driver_path:
-        raise SystemExit("check_site: chromium and chromedriver are needed (Debian: chromium chromium-driver)")
+        raise SystemExit(
+            "check_site: chromium and chromedriver are needed (Debian: chromium chromium-driver)"
+        )
     options.binary_location = binary
     for flag in FLAGS + [f"--user-data-dir={user_data}"]:
         options.add_argument(flag)
@@ -229,7 +247,7 @@ def check_page(driver, site: Path, base: str, page: str, screenshots: Path | Non
         problems.append("raw TeX delimiters are visible in the page text")
     if report["widgetViews"] and not report["widgetsRendered"]:
         problems.append(f"{report['widgetViews']} saved widget(s) were not rendered")
-    shown = urlparse(driver.current_url).path.lstrip("/") or page   # after a redirect page, the target
+    shown = urlparse(driver.current_url).path.lstrip("/") or page  # after a redirect page, the target
     for href in report["links"]:
         parsed = urlparse(href)
         if parsed.scheme or href.startswith(("#", "mailto:")):
@@ -238,8 +256,10 @@ def check_page(driver, site: Path, base: str, page: str, screenshots: Path | Non
         if parsed.path and not target.exists():
             problems.append(f"link to a missing file: {href}")
     problems += check_explorers(driver)
-    problems += [f"overflow: {o['kind']} ({o['element']}) {o['how']} by {o['px']} px: {o['text']!r}"
-                 for o in driver.execute_script(OVERFLOW_JS)]
+    problems += [
+        f"overflow: {o['kind']} ({o['element']}) {o['how']} by {o['px']} px: {o['text']!r}"
+        for o in driver.execute_script(OVERFLOW_JS)
+    ]
     for entry in driver.get_log("browser"):
         if entry["level"] == "SEVERE" and not OFFLINE_NOISE.search(entry["message"]):
             problems.append(f"console error: {entry['message'][:300]}")
@@ -262,7 +282,7 @@ def move(driver, control) -> bool:
             choice.select_by_value(others[0].get_attribute("value"))
     elif control.get_attribute("type") in ("checkbox", "radio"):
         control.click()
-    elif "noUi-handle" in (control.get_attribute("class") or ""):    # an ipywidgets slider: drag its handle
+    elif "noUi-handle" in (control.get_attribute("class") or ""):  # an ipywidgets slider: drag its handle
         for offset in (40, -40):
             ActionChains(driver).click_and_hold(control).move_by_offset(offset, 0).release().perform()
             if driver.execute_script(CONTROL_VALUE_JS, control) != before:
@@ -289,8 +309,10 @@ def check_explorers(driver) -> list[str]:
                 problems.append(f"{name}: {answer['error']}")
             for result in answer.get("results", []):
                 if not result["ok"]:
-                    problems.append(f"{name}: the browser's formula differs from the package's at {result['state']}: "
-                                    f"{result['detail']}")
+                    problems.append(
+                        f"{name}: the browser's formula differs from the package's at {result['state']}: "
+                        f"{result['detail']}"
+                    )
         if not explorer["enabled"]:
             if explorer["controls"] and not explorer["noteVisible"]:
                 problems.append(f"{name} has disabled controls but no visible note saying why")
@@ -300,14 +322,18 @@ def check_explorers(driver) -> list[str]:
         try:
             changed = move(driver, control)
         except WebDriverException as error:
-            problems.append(f"{name}: its first control could not be moved: {error.msg.splitlines()[0][:120]}")
+            problems.append(
+                f"{name}: its first control could not be moved: {error.msg.splitlines()[0][:120]}"
+            )
             continue
         time.sleep(0.3)
         if not changed:
             problems.append(f"{name}: its first control is enabled but does not move")
         elif driver.execute_script(SNAPSHOT_JS, k) == before:
-            problems.append(f"{name}: its controls move but the picture does not respond "
-                            "(disable them with a note, or make the picture recompute)")
+            problems.append(
+                f"{name}: its controls move but the picture does not respond "
+                "(disable them with a note, or make the picture recompute)"
+            )
     return problems
 
 
@@ -319,8 +345,9 @@ def plant_error(site: Path, pages: list[str]) -> str:
     """A copy of a built page whose body is one equation MathJax cannot typeset (a tag inside a split)."""
     source = (site / next(p for p in pages if p.endswith("notation.html") or p == "index.html")).read_text()
     body = f'<div class="math notranslate nohighlight">{PLANTED_TEX}</div>'
-    planted = re.sub(r"(<main[^>]*>).*?(</main>)", lambda m: m.group(1) + body + m.group(2), source, count=1,
-                     flags=re.S)
+    planted = re.sub(
+        r"(<main[^>]*>).*?(</main>)", lambda m: m.group(1) + body + m.group(2), source, count=1, flags=re.S
+    )
     (site / Path(pages[0]).parent / PLANTED).write_text(planted if body in planted else source + body)
     return (Path(pages[0]).parent / PLANTED).as_posix()
 
@@ -329,14 +356,21 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("site", type=Path, help="the built HTML book, e.g. _build/html")
     parser.add_argument("--toc", type=Path, default=Path("_toc.yml"))
-    parser.add_argument("--screenshots", type=Path, default=None, help="save a full-page PNG of each page here")
+    parser.add_argument(
+        "--screenshots", type=Path, default=None, help="save a full-page PNG of each page here"
+    )
     args = parser.parse_args(argv[1:])
     site = args.site.resolve()
     if not (site / "index.html").is_file():
         raise SystemExit(f"check_site: {args.site}/index.html not found: build the book first (make book)")
     expected = toc_pages(args.toc)
-    pages = sorted({p.relative_to(site).as_posix() for p in site.rglob("*.html")
-                    if not p.relative_to(site).as_posix().startswith(("_static/", "_sources/"))})
+    pages = sorted(
+        {
+            p.relative_to(site).as_posix()
+            for p in site.rglob("*.html")
+            if not p.relative_to(site).as_posix().startswith(("_static/", "_sources/"))
+        }
+    )
     failures = {page: ["page is missing"] for page in expected if not (site / page).is_file()}
     if args.screenshots:
         args.screenshots.mkdir(parents=True, exist_ok=True)
@@ -346,7 +380,9 @@ def main(argv: list[str]) -> int:
         driver = browser(user_data)
         planted = plant_error(site, pages)
         try:
-            caught = [p for p in check_page(driver, site, base, planted, None) if p.startswith("MathJax error")]
+            caught = [
+                p for p in check_page(driver, site, base, planted, None) if p.startswith("MathJax error")
+            ]
             print(f"{'ok  ' if caught else 'FAIL'} a planted MathJax error is reported: {caught[:1]}")
             if not caught:
                 failures["(planted MathJax error)"] = ["a page with a planted MathJax error passed the check"]
@@ -362,8 +398,10 @@ def main(argv: list[str]) -> int:
     for page, problems in sorted(failures.items()):
         for problem in problems:
             print(f"  {page}: {problem}")
-    print(f"check_site: {len(pages)} pages checked in {time.perf_counter() - start:.1f} s, "
-          f"{len(failures)} with problems")
+    print(
+        f"check_site: {len(pages)} pages checked in {time.perf_counter() - start:.1f} s, "
+        f"{len(failures)} with problems"
+    )
     return 1 if failures else 0
 
 
