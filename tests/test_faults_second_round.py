@@ -262,8 +262,14 @@ def test_a_full_disk_names_the_file_and_the_rerun_is_not_a_loop(finished, tmp_pa
 def test_ctrl_c_says_that_resume_continues(tmp_path):
     """Ctrl-C: a KeyboardInterrupt traceback and no hint that --resume continues."""
     out = tmp_path / "run"
+    # A process started in the background inherits an ignored SIGINT (a CI job, nohup): Ctrl-C's handler is restored
+    # first, as an interactive shell has it.
+    start = (
+        "import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from cnm_minimal.__main__ import main\nsys.exit(main(sys.argv[1:]))"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "cnm_minimal", "train", "--out", str(out), "--epochs", "50", *TINY],
+        [sys.executable, "-c", start, "train", "--out", str(out), "--epochs", "50", *TINY],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
