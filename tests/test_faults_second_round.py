@@ -262,7 +262,8 @@ def test_a_full_disk_names_the_file_and_the_rerun_is_not_a_loop(finished, tmp_pa
 def test_ctrl_c_says_that_resume_continues(tmp_path):
     """Ctrl-C: a KeyboardInterrupt traceback and no hint that --resume continues."""
     out = tmp_path / "run"
-    # A process started in the background inherits an ignored SIGINT (a CI job, nohup): Ctrl-C's handler is restored
+    # A process started in the background inherits an ignored SIGINT (a CI job, nohup): Ctrl-C's handler is
+    # restored
     # first, as an interactive shell has it.
     start = (
         "import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
