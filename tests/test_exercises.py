@@ -101,10 +101,8 @@ import torch
 
 def vote_answer(segments, nll):
     start, end = segments[..., 0], segments[..., 1]
-    inter = torch.minimum(end[:, :, None], end[:, None, :]) - torch.maximum(start[:, :, None], start[:, None,
-    :])
-    union = torch.maximum(end[:, :, None], end[:, None, :]) - torch.minimum(start[:, :, None], start[:, None,
-    :])
+    inter = torch.minimum(end[:, :, None], end[:, None, :]) - torch.maximum(start[:, :, None], start[:, None, :])
+    union = torch.maximum(end[:, :, None], end[:, None, :]) - torch.minimum(start[:, :, None], start[:, None, :])
     iou = ((inter + 1e-10) / (union + 1e-10)).clamp(min=0.0)
     {body}
 """

@@ -61,134 +61,32 @@ OFFLINE_NOISE = re.compile(
     r"ADDRESS_UNREACHABLE|NETWORK_CHANGED|TIMED_OUT|CONNECTION_TIMED_OUT)"
 )
 
-PAGE_REPORT_JS = """
-const done = arguments[arguments.length - 1];
-const settle = async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
-  await new Promise(r => setTimeout(r, 1500));   // let the widget manager render saved widgets
-  const text = document.body.innerText;
-  done({
-    brokenImages: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i =>
-    i.src),
-    tracebacks: Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)
-      .filter(t => /Traceback \\(most recent call last\\)/.test(t)).map(t => t.slice(0, 300)),
-    errorOutputs: document.querySelectorAll('.output.traceback, .output.error, .output.stderr').length,
-    mathSource: document.querySelectorAll('.math, span.math, div.math').length,
-    mathRendered: document.querySelectorAll('mjx-container').length,
-    mathErrors: Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
-      .map(e => (e.getAttribute('data-mjx-error') || e.textContent || '').slice(0, 200)),
-    rawTex: /\\\\\\(|\\\\\\[|\\$\\$/.test(text),
-    widgetViews: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
-    widgetsRendered: document.querySelectorAll('.jupyter-widgets, .widget-slider, .lm-Widget').length,
-    links: Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
-  });
-};
-settle();
-"""
+SCRIPTS = Path(__file__).resolve().parent / "site_checks"
+
+
+def _script(name: str) -> str:
+    """A check that runs in the page, from ``tools/site_checks/``."""
+    return (SCRIPTS / name).read_text(encoding="utf-8")
+
+
+PAGE_REPORT_JS = _script("page_report.js")
 
 
 # Every code cell, output and display equation of the content column; the widest offender is reported,
 # not each of its wrappers. Collapsed cells (<details>) are opened first, as a reader would.
-OVERFLOW_JS = """
-document.querySelectorAll('details').forEach(d => { d.open = true; });
-const column = document.querySelector('article.bd-article') || document.querySelector('main') ||
-document.body;
-const style = getComputedStyle(column);
-const right = column.getBoundingClientRect().right - parseFloat(style.paddingRight);
-const selector = 'div.highlight pre, div.cell_output > *, div.cell_output pre, div.cell_output img, ' +
-  'div.cell_output svg, div.cell_output table, div.cell_output canvas, div.cell_output .cnm-explorer,
-  div.math, ' +
-  'div.math mjx-container';
-const kindOf = el => el.closest('div.math') ? 'display equation'
-  : (el.closest('div.cell_output') ? 'output' : 'code cell');
-const describe = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
-  ? '.' + el.className.trim().split(/\\s+/).slice(0, 3).join('.') : '');
-const texOf = el => {
-  try {
-    const items = MathJax.startup.document.getMathItemsWithin(el);
-    if (items.length) { return items[0].math; }
-  } catch (e) { /* not typeset */ }
-  return el.textContent;
-};
-const found = [];
-for (const el of column.querySelectorAll(selector)) {
-  const box = el.getBoundingClientRect();
-  if (box.width === 0 || box.height === 0) { continue; }
-  const inside = el.clientWidth ? el.scrollWidth - el.clientWidth : 0;   // scrolls sideways in its own box
-  const outside = box.right - right;                                    // sticks out of the content column
-  if (Math.max(inside, outside) > 1) {
-    const kind = kindOf(el);
-    let text = kind === 'display equation' ? texOf(el.closest('div.math'))
-      : (el.innerText || el.getAttribute('src') || '');
-    if (el.tagName === 'PRE') {   // name the widest line, which is the one to shorten
-      const widest = text.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '');
-      text = `${widest.length} characters: ${widest.trim()}`;
-    }
-    found.push({el, kind, element: describe(el), px: Math.round(Math.max(inside, outside)),
-                how: outside > 1 ? 'sticks out of the content column' : 'scrolls sideways in its box',
-                text: text.replace(/\\s+/g, ' ').trim().slice(0, 90)});
-  }
-}
-// keep the innermost offender of each nest (a wide <pre> also widens the output block around it)
-const kept = found.filter(f => !found.some(g => g !== f && f.el.contains(g.el)));
-return kept.map(({el, ...rest}) => rest);
-"""
+OVERFLOW_JS = _script("overflow.js")
 
 # The explorers of a page: the book's own (.cnm-explorer) and saved ipywidgets views holding a picture.
-EXPLORERS_JS = """
-const roots = [];
-for (const el of document.querySelectorAll('.cnm-explorer')) { roots.push(el); }
-for (const el of document.querySelectorAll('.widget-subarea')) {
-  if (el.querySelector('.widget-html-content')) { roots.push(el); }
-}
-roots.forEach((el, k) => { el.dataset.checkSiteIndex = String(k); });
-return roots.map(el => {
-  const controls = Array.from(el.querySelectorAll('input, select, .noUi-handle'));
-  const enabled = controls.filter(c => !(c.disabled || c.closest('[disabled]')));
-  const note = el.querySelector('.cnm-note');
-  const label = c => {
-    const box = c.closest('label, .widget-inline-hbox');
-    const text = box ? (box.querySelector('.cnm-label, .widget-label') || box).textContent : c.name || '';
-    return text.trim().slice(0, 40);
-  };
-  return {
-    kind: el.classList.contains('cnm-explorer') ? (el.dataset.kind || '?') : 'ipywidgets',
-    controls: controls.length,
-    first: enabled.length ? label(enabled[0]) : (controls.length ? label(controls[0]) : ''),
-    enabled: enabled.length,
-    noteVisible: !!(note && note.offsetParent && note.textContent.trim()),
-    ready: !el.classList.contains('cnm-explorer') || el.dataset.kind === 'fixed' || el.dataset.ready ===
-    'true',
-    hasChecks: !!el.dataset.checks,
-  };
-});
-"""
+EXPLORERS_JS = _script("explorers.js")
 
-SNAPSHOT_JS = """
-const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
-const pictures = root.querySelectorAll('.cnm-picture, .widget-html-content');
-return Array.from(pictures).map(p => p.innerHTML + Array.from(p.querySelectorAll('canvas'))
-  .map(c => c.toDataURL()).join('')).join('|');
-"""
+SNAPSHOT_JS = _script("snapshot.js")
 
-FIRST_CONTROL_JS = """
-const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
-return Array.from(root.querySelectorAll('input, select, .noUi-handle'))
-  .filter(c => !(c.disabled || c.closest('[disabled]')))[0];
-"""
+FIRST_CONTROL_JS = _script("first_control.js")
 
-CONTROL_VALUE_JS = """
-const c = arguments[0];
-return c.classList.contains('noUi-handle') ? c.getAttribute('aria-valuenow')
-  : (c.type === 'checkbox' ? String(c.checked) : c.value);
-"""
+CONTROL_VALUE_JS = _script("control_value.js")
 
 # Run the browser's formulas at the states the package computed in Python (data-checks).
-FORMULA_CHECKS_JS = """
-const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
-if (!window.CNMExplorers) { return {error: 'cnm_explorers.js is not loaded'}; }
-return {results: CNMExplorers.runChecks(root)};
-"""
+FORMULA_CHECKS_JS = _script("formula_checks.js")
 
 
 def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:

@@ -24,8 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = "install-cell"
-TEMPLATE = """# Opened outside the book's repository (downloaded, or on Colab)? This cell fetches the
-repository, installs
+TEMPLATE = """# Opened outside the book's repository (downloaded, or on Colab)? This cell fetches the repository, installs
 # its pinned requirements and runs the notebook from its book/ folder. Inside the repository it does nothing.
 import importlib.util
 import os
