@@ -5,8 +5,8 @@ Shape: batch 128 and 32, 200 clips x 1024-d features, 300-d words, 7 words per s
 d = 256, 4 heads, 3 + 3 layers (the authors' configuration). One iteration is both alternating steps.
 
 * ``ours``: the trainer of chapter 9, i.e. the model's own objectives (step A: L_rec with the positive and
-hard reconstructions; step B: the
-  generator trunk and the hard reconstruction without gradients, only the head learning);
+  hard reconstructions; step B: the generator trunk and the hard reconstruction without gradients, only the
+  head learning);
 * ``ours-bf16``: the same with bfloat16 autocast (``--amp``; on a CPU it needs bfloat16 instructions);
 * ``authors'-style``: the same model run the way the authors' code runs it: both steps do the full forward
   with all three reconstructions, and back-propagate through the whole network (their step B did so through
@@ -14,15 +14,11 @@ hard reconstructions; step B: the
   torch's dropout, as in their modules.
 
 Each row also gives the matrix-product FLOPs of one iteration (``torch.utils.flop_counter``; the fused
-attention
-kernels are not counted) and the rate attained: the authors'-style step does about 1.7x the work of ours, and
-on
-a CPU ours runs close to the machine's matrix-product rate, so the FLOPs bound what any further fp32 tuning
-can buy.
-Every configuration runs in its own subprocess, so the peak memory (CPU: max RSS; CUDA: max allocated) is its
-own.
-Usage: python benchmarks/train_step.py [--device cpu|cuda] [--threads 2] [--batches 128 32] [--iters 3]
-[--json OUT]
+attention kernels are not counted) and the rate attained: the authors'-style step does about 1.7x the work of
+ours, and on a CPU ours runs close to the machine's matrix-product rate, so the FLOPs bound what any further
+fp32 tuning can buy. Every configuration runs in its own subprocess, so the peak memory (CPU: max RSS; CUDA:
+max allocated) is its own. Usage: python benchmarks/train_step.py [--device cpu|cuda] [--threads 2] [--batches
+128 32] [--iters 3] [--json OUT]
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """``python -m cnm_minimal COMMAND ...``: one entry point for every command of the package.
 
 Commands: ``train``, ``evaluate``, ``simulate``, ``download``, ``import-official``, ``bias``, ``ablations``,
-``study``, ``reproduce``.
-``python -m cnm_minimal COMMAND --help`` explains each. ``train --config configs/charades_i3d.json`` starts
-from
-one of the authors' configurations (``configs/`` mirrors theirs); any value can then be overridden on the
-command line (``--epochs 5 --batch-size 32``). Under ``torchrun --nproc_per_node=N`` the same ``train`` runs
-data-parallel on N processes.
+``study``, ``reproduce``. ``python -m cnm_minimal COMMAND --help`` explains each. ``train --config
+configs/charades_i3d.json`` starts from one of the authors' configurations (``configs/`` mirrors theirs); any
+value can then be overridden on the command line (``--epochs 5 --batch-size 32``). Under ``torchrun
+--nproc_per_node=N`` the same ``train`` runs data-parallel on N processes.
 """
 
 from __future__ import annotations

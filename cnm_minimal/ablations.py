@@ -77,11 +77,9 @@ def run_ablations(
 ) -> dict:
     """Train every variant x seed (a finished run is reused only if it was made with the same options, else an
     error names them, or with ``overwrite`` it is trained again); returns and writes the summary table. Each
-    run's
-    json goes to ``out``, its folder (predictions, results, checkpoints) to ``work`` (default ``out/runs``);
-    a run
-    that was interrupted continues from its ``last.pt`` (exactly, chapter 9), or starts again if it has
-    none."""
+    run's json goes to ``out``, its folder (predictions, results, checkpoints) to ``work`` (default
+    ``out/runs``); a run that was interrupted continues from its ``last.pt`` (exactly, chapter 9), or starts
+    again if it has none."""
     out.mkdir(parents=True, exist_ok=True)
     work = work or out / "runs"
     for name in variants or list(VARIANTS):
@@ -130,11 +128,9 @@ def changed_options(result: Path, config: TrainConfig) -> list[str]:
 
 def portable(summary: dict) -> dict:
     """The run's record, numbers only: ``python /abs/path/__main__.py`` becomes ``-m cnm_minimal``, paths
-    under the
-    working folder, in the command and in the configuration, start with ``$PWD/`` (the command reruns from the
-    repository root), and the training words without a word vector are counted, not listed (they are words of
-    the
-    annotations)."""
+    under the working folder, in the command and in the configuration, start with ``$PWD/`` (the command
+    reruns from the repository root), and the training words without a word vector are counted, not listed
+    (they are words of the annotations)."""
     here = str(Path.cwd()) + "/"
     command = summary["provenance"]["command"].replace(here, "$PWD/").split(" ")
     if len(command) > 1 and command[1].endswith(".py") and "cnm_minimal" in command[1]:

@@ -46,8 +46,7 @@ def atomic_path(path):
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None):
     """``with atomic_write(path) as f: ...``: ``f`` is an open temporary file that replaces ``path`` on
-    success
-    (``mode`` ``"w"`` for text, ``"wb"`` for bytes)."""
+    success (``mode`` ``"w"`` for text, ``"wb"`` for bytes)."""
     with atomic_path(path) as tmp:
         binary = "b" in mode
         with open(tmp, mode, encoding=None if binary else encoding, newline=None if binary else newline) as f:

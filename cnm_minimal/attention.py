@@ -111,8 +111,7 @@ class MultiheadAttention(nn.Module):
         key_weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query [B, T, d]`` to ``key_value [B, S, d]``, the keys weighted by ``key_weights [B,
-        S]``
-        (the mask m); returns the output and, on the from-scratch path (``fast`` False), the attention
+        S]`` (the mask m); returns the output and, on the from-scratch path (``fast`` False), the attention
         weights ``[B, H, T, S]``."""
         q, k, v = self._project(query, key_value)
         if self.fast:
@@ -159,8 +158,7 @@ class DecoderLayer(nn.Module):
         """``self_weights`` (a mask m) weights this sequence's own keys, ``memory_weights`` the memory's keys.
 
         ``last_only`` computes the output of the last position alone (``[B, 1, d]``): under the causal mask
-        the
-        last position sees every key, so its result is the same, for a fraction of the work."""
+        the last position sees every key, so its result is the same, for a fraction of the work."""
         query = x[:, -1:] if last_only else x
         attended, _ = self.self_attn(query, x, padding, causal=not last_only, key_weights=self_weights)
         x = self.self_attn_norm(query + self.dropout(attended))

@@ -13,8 +13,7 @@ Every number a model reaches must be read next to what needs no model at all:
   training moments, found on a grid: the strongest predictor that ignores both video and sentence.
 * the **window by duration** (chapter 11) is a prior that also knows the video's length: the training videos
   are cut into groups of equal size by duration, each group gets its own best constant window, and a test
-  query
-  gets the window of its video's group.
+  query gets the window of its video's group.
 * the **temporal-prior sampler** draws, per query, a (centre, width) bin from the empirical joint histogram of
   the training moments' normalised centres ``(s + e) / 2`` and widths ``e - s`` (``bins`` x ``bins`` cells on
   ``[0, 1]^2``), then a point uniformly within that cell, and predicts ``[max(c - w/2, 0), min(c + w/2, 1)]``

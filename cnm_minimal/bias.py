@@ -2,14 +2,12 @@
 (chapter 11).
 
 A moment localisation benchmark is biased when *where* a moment is can be guessed without the video. This
-module
-measures that for any annotation set, real or simulated:
+module measures that for any annotation set, real or simulated:
 
 * the distributions of the normalised starts, ends and lengths;
 * the scores of the baselines that never look at the video (:mod:`cnm_minimal.baselines`: random, the
   temporal-prior sampler, the mean window, the best constant window, the window by duration), all chosen on
-  the
-  training split and scored on the test split, with R@1, mIoU and the discounted dR@1 of Charades-CD;
+  the training split and scored on the test split, with R@1, mIoU and the discounted dR@1 of Charades-CD;
 * the **prior-hard** test queries, those where the best constant window reaches IoU < 0.3 with the annotation:
 
       H = { q : IoU([a*, b*], [s_q, e_q]) < 0.3 },   [a*, b*] = argmax_[a,b] mean_{q in train} IoU([a, b],
@@ -17,13 +15,11 @@ measures that for any annotation set, real or simulated:
 
   a model that learned only the prior fails on them, so their metrics measure what it learned from the video;
 * :func:`time_reversed`: where a moment lies when its video is played backwards, ``[1 - e, 1 - s]``. A model
-that
-  reads the clips follows the moment; one that learned "moments start early" does not.
+  that reads the clips follows the moment; one that learned "moments start early" does not.
 
 ``python -m cnm_minimal.bias --train FILE --test FILE [--durations CSV ...]`` prints the report of any
-annotation
-files; ``--charades DIR`` the report of the real Charades-STA files (CNM's split against the original one);
-``--charades-cd DIR`` the baselines of Charades-CD's test-iid and test-ood splits (with dR@1).
+annotation files; ``--charades DIR`` the report of the real Charades-STA files (CNM's split against the
+original one); ``--charades-cd DIR`` the baselines of Charades-CD's test-iid and test-ood splits (with dR@1).
 """
 
 from __future__ import annotations
@@ -104,8 +100,7 @@ def baseline_table(
     train: list[Query], test: list[Query], step: float = 0.01, random_seeds: int = 100
 ) -> dict:
     """Every video-blind baseline, chosen on ``train``, scored on all of ``test``, on its prior-hard queries
-    and on
-    the time-reversed test moments (a prior chosen on train, against moments mirrored to ``[1 - e, 1 -
+    and on the time-reversed test moments (a prior chosen on train, against moments mirrored to ``[1 - e, 1 -
     s]``)."""
     train_m, test_m = moments_of(train), moments_of(test)
     window = best_constant_window(train_m, step)
@@ -163,10 +158,9 @@ def bias_report(train: list[Query], test: list[Query], step: float = 0.01) -> di
 
 def charades_sta_report(directory, step: float = 0.01) -> dict:
     """The report on the real Charades-STA files in ``directory`` (the layout of ``download get
-    charades-sta``):
-    CNM's filtered split (``cnm_train.json`` / ``cnm_test.json``), and the same constant window on the
-    original
-    test split (``charades_sta_test.txt``, ends after the video clipped to its length)."""
+    charades-sta``): CNM's filtered split (``cnm_train.json`` / ``cnm_test.json``), and the same constant
+    window on the original test split (``charades_sta_test.txt``, ends after the video clipped to its length).
+    """
     directory = Path(directory)
     cnm_train, _ = read_cnm_json(directory / "cnm_train.json")
     cnm_test, _ = read_cnm_json(directory / "cnm_test.json")
@@ -190,8 +184,8 @@ def charades_sta_report(directory, step: float = 0.01) -> dict:
 
 def charades_cd_report(directory, step: float = 0.01) -> dict:
     """The video-blind baselines of Charades-CD (``charades_{train,test_iid,test_ood}.json`` in
-    ``directory``),
-    chosen on its training split, on both test splits (ends after the video clipped, as the reader does)."""
+    ``directory``), chosen on its training split, on both test splits (ends after the video clipped, as the
+    reader does)."""
     directory = Path(directory)
     train, _ = read_charades_cd(directory / "charades_train.json")
     return {

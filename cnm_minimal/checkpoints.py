@@ -5,16 +5,15 @@ reader needs to use the model it stores, with no other file of the run:
 
 * ``model``: the parameters (this package's names; :mod:`cnm_minimal.official` maps the authors' ones);
 * ``model_config``: the model's config as a dict, and ``architecture``, its name in
-:mod:`cnm_minimal.registry`
-  (``"cnm"``, ``"cpl"``; checkpoints without the key are CNM's);
+  :mod:`cnm_minimal.registry` (``"cnm"``, ``"cpl"``; checkpoints without the key are CNM's);
 * ``vocabulary`` and ``embeddings``: the kept words (id i is ``vocabulary[i - 1]``) and their word vectors;
 * ``constant_window``: the best constant window of the training moments (it defines the prior-hard queries);
 * ``train_config``, ``data_fingerprint`` (the hashes of the annotation files trained on), ``epoch``.
 
 ``last.pt`` adds what an exact resume needs: optimisers, schedules, the update count, history and selection.
 Every file is written atomically (:func:`~cnm_minimal.atomic.atomic_write`) and verified when read: the
-payload is
-stored as bytes next to its SHA-256, so a damaged or foreign file is refused with its name, never half-used.
+payload is stored as bytes next to its SHA-256, so a damaged or foreign file is refused with its name, never
+half-used.
 """
 
 from __future__ import annotations
@@ -57,8 +56,7 @@ RUN_FILES = ("last.pt", "best.pt", "results.json", "predictions_test.jsonl")
 def run_folder(out, resume: bool = False, overwrite: bool = False):
     """Hold ``out`` for one training process: a lock refuses a second one (naming its process id), a folder
     that holds a run is never replaced unless ``overwrite`` (and then only by :func:`clear_run`, once the new
-    run
-    has been validated), and ``resume`` needs a ``last.pt``."""
+    run has been validated), and ``resume`` needs a ``last.pt``."""
     import fcntl
 
     out = Path(out)
@@ -105,8 +103,7 @@ def clear_run(out) -> None:
 
 def save_checkpoint(path, payload: dict) -> None:
     """``payload`` at ``path``, atomically: ``{"format", "sha256", "payload"}`` with the ``torch.save`` bytes
-    of the
-    payload as a uint8 tensor and their SHA-256."""
+    of the payload as a uint8 tensor and their SHA-256."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     data = buffer.getvalue()
@@ -183,8 +180,7 @@ def model_from_checkpoint(path, map_location="cpu") -> LoadedModel:
 
 def provenance(seed: int, device: torch.device) -> dict:
     """What is needed to reproduce a run: command, commit (and whether the work tree differed from it),
-    versions,
-    device."""
+    versions, device."""
 
     def git(*args: str) -> str | None:
         try:

@@ -3,8 +3,7 @@
 
 Each value is defined once. The model's sizes, constants and ablation switches are the fields of
 :class:`~cnm_minimal.model.CNMConfig` (whose defaults are the authors' Charades-STA values); a run holds one
-as
-``TrainConfig.model``, with the book's smaller defaults (:data:`BOOK_MODEL`). The three model fields that
+as ``TrainConfig.model``, with the book's smaller defaults (:data:`BOOK_MODEL`). The three model fields that
 come from the data (``frame_dim``, ``word_dim``, ``vocab_size``) are filled in when the model is built.
 
 On the command line every field is one flag, ``--hidden 256`` for a model field as for a run field
@@ -81,8 +80,7 @@ class TrainConfig:
     @classmethod
     def build(cls, **values) -> TrainConfig:
         """A config from flat values: model fields (``hidden=64``) go into ``model``, the rest stay; the
-        model's
-        config is the one of the architecture ``architecture`` names (:mod:`cnm_minimal.registry`)."""
+        model's config is the one of the architecture ``architecture`` names (:mod:`cnm_minimal.registry`)."""
         try:
             architecture = registry.get(values.get("architecture", "cnm"))
         except ValueError as error:
@@ -116,8 +114,7 @@ def _model_defaults() -> dict:
 
 def _without_foreign_options(values: dict, architecture: registry.Architecture) -> dict:
     """The values without the model fields of other architectures, which a run may carry only at their
-    defaults (the
-    command line has every architecture's flags)."""
+    defaults (the command line has every architecture's flags)."""
     foreign = set(registry.model_fields()) - architecture.field_names()
     stray = [k for k in sorted(foreign) if k in values and values[k] != registry.model_fields()[k]]
     if stray:
@@ -167,9 +164,8 @@ RANGES = {
 
 
 def _schema(cls, leave_out=()):
-    """A pydantic model with the fields, types and defaults of the dataclass ``cls``, strict (no ``"0.1"``
-    for a
-    float, no ``64.0`` for an int, no ``"ture"`` for a bool, no inf or nan), with the :data:`RANGES`."""
+    """A pydantic model with the fields, types and defaults of the dataclass ``cls``, strict (no ``"0.1"`` for
+    a float, no ``64.0`` for an int, no ``"ture"`` for a bool, no inf or nan), with the :data:`RANGES`."""
     hints = typing.get_type_hints(cls)
     return create_model(
         f"{cls.__name__}Check",
@@ -206,9 +202,8 @@ def validate(config: TrainConfig) -> None:
 
 
 def validate_architecture(config: TrainConfig) -> None:
-    """The run's model config is its architecture's, trained by a scheme the architecture has, with the
-    fields it does
-    not read left at their defaults."""
+    """The run's model config is its architecture's, trained by a scheme the architecture has, with the fields
+    it does not read left at their defaults."""
     try:
         architecture = registry.get(config.architecture)
     except ValueError as error:
@@ -267,8 +262,7 @@ def _parse_bool(text: str) -> bool:
 
 def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig | None = None) -> None:
     """``--field value`` for every run field and every model field of every registered architecture (defaults
-    from
-    ``defaults``); ``--model`` chooses among the registry's names."""
+    from ``defaults``); ``--model`` chooses among the registry's names."""
     defaults = _model_defaults() | (defaults or TrainConfig()).flat()
     hints = _HINTS
     for architecture in registry.ARCHITECTURES.values():

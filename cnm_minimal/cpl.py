@@ -87,8 +87,7 @@ class CPL(CNM):
         self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor
     ) -> torch.Tensor:
         """The video decoder's state at the proposal token ``[B, d]``; the token is a key no position attends
-        to
-        (it is dropped out and projected as a clip is)."""
+        to (it is dropped out and projected as a clip is)."""
         token = self.frame_proj(self.input_dropout(self.proposal_token.expand(clips.shape[0], 1, -1)))
         video = torch.cat([clips, token], dim=1)
         video_padding = torch.zeros(video.shape[:2], dtype=torch.bool, device=video.device)
@@ -195,9 +194,8 @@ class CPL(CNM):
 
     @torch.no_grad()
     def sample_nll(self, batch, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Per-sentence losses ``[B]`` of the best proposal, the whole video and the best one's two
-        negatives, at the
-        end of the schedule (rho = 1): what the rank loss compares."""
+        """Per-sentence losses ``[B]`` of the best proposal, the whole video and the best one's two negatives,
+        at the end of the schedule (rho = 1): what the rank loss compares."""
         out = self.training_pass(batch, rng, progress=1.0)
         return {
             "positive": at_proposal(out.nll_positive, out.best),

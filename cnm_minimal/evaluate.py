@@ -2,16 +2,13 @@
 
 Inference is the model's :meth:`predict_batch <cnm_minimal.model.CNM.predict_batch>`: for CNM mask generation
 alone, the moment ``[max(c - w/2, 0), min(c + w/2, 1)]``; for CPL the proposal that reconstructs the query
-best
-(words hidden by a generator seeded per split, so every evaluation of a model gives the same numbers). The
-metrics are chapter 1's R@1 at IoU 0.1/0.3/0.5/0.7/0.9 and mIoU, over
-every query of a split, over its prior-hard queries (where the best constant window scores IoU < 0.3,
-chapter 11) and over the split played backwards (time-reversed: a model that reads the clips follows the
-moment), with Charades-CD's discounted recall dR@1 beside them, and the correlation of predicted and true
-centres.
-:func:`reconstruction_gaps` measures what the contrastive loss works on (chapter 10): how much better the
-positive
-sample reconstructs a query than the hard and the easy negative do.
+best (words hidden by a generator seeded per split, so every evaluation of a model gives the same numbers).
+The metrics are chapter 1's R@1 at IoU 0.1/0.3/0.5/0.7/0.9 and mIoU, over every query of a split, over its
+prior-hard queries (where the best constant window scores IoU < 0.3, chapter 11) and over the split played
+backwards (time-reversed: a model that reads the clips follows the moment), with Charades-CD's discounted
+recall dR@1 beside them, and the correlation of predicted and true centres. :func:`reconstruction_gaps`
+measures what the contrastive loss works on (chapter 10): how much better the positive sample reconstructs a
+query than the hard and the easy negative do.
 """
 
 from __future__ import annotations
@@ -38,8 +35,7 @@ def split_loader(dataset, embeddings, batch_size: int) -> torch.utils.data.DataL
 @torch.no_grad()
 def predict_split(model, loader, device, reverse_time: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
     """Run inference over a loader: predicted segments, centres, widths, ground truth and dataset indices
-    (and, for
-    CPL, the vote's segments, ``"vote"``).
+    (and, for CPL, the vote's segments, ``"vote"``).
 
     ``reverse_time`` plays every video backwards (its clips in reverse order) and mirrors its moment to
     ``[1 - e, 1 - s]``; ``seed`` draws the hidden words of a model that reconstructs at inference (CPL)."""
@@ -91,12 +87,9 @@ def centre_correlation(predictions: dict[str, np.ndarray]) -> float:
 @torch.no_grad()
 def reconstruction_gaps(model, loader, device, seed: int = 0) -> dict[str, float]:
     """Mean per-sentence reconstruction loss of the positive and of each negative over a split (the same
-    hidden words
-    for all, drawn with ``seed``), and the gaps ``negative - positive``: what the hinges (Eq. 7.2) see. CNM:
-    the
-    hard and the easy negative (``gap_hard``, ``gap_easy``), whatever the run's ablation; CPL: the whole
-    video and
-    the best proposal's left and right negatives."""
+    hidden words for all, drawn with ``seed``), and the gaps ``negative - positive``: what the hinges (Eq.
+    7.2) see. CNM: the hard and the easy negative (``gap_hard``, ``gap_easy``), whatever the run's ablation;
+    CPL: the whole video and the best proposal's left and right negatives."""
     model.eval()
     rng, sums, count = torch.Generator().manual_seed(seed), {}, 0
     for batch in loader:
@@ -187,8 +180,7 @@ def read_predictions(path) -> list[dict]:
 
 def centre_histogram(records: list[dict], bins: int = 20) -> dict:
     """Predicted against true moment centres of prediction ``records`` as a 2-D histogram (counts in ``bins``
-    x
-    ``bins`` cells, no per-query rows: numbers only) and their Pearson correlation."""
+    x ``bins`` cells, no per-query rows: numbers only) and their Pearson correlation."""
     truth = np.array([sum(r["moment"]) / 2 for r in records])
     predicted = np.array([r["centre"] for r in records])
     counts, _, _ = np.histogram2d(truth, predicted, bins=bins, range=[[0, 1], [0, 1]])

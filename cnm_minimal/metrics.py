@@ -68,8 +68,7 @@ def as_segments(segments, name: str = "segments") -> np.ndarray:
 
 def interval_iou(start_a, end_a, start_b, end_b):
     """The benchmark's IoU of ``[start_a, end_a]`` and ``[start_b, end_b]``, element-wise with broadcasting,
-    on NumPy
-    arrays or torch tensors alike: the one implementation of the formula (the window search of
+    on NumPy arrays or torch tensors alike: the one implementation of the formula (the window search of
     :mod:`cnm_minimal.baselines` and CPL's vote call it too)."""
     if type(start_a).__module__.startswith("torch"):
         import torch

@@ -176,8 +176,7 @@ class CNM(nn.Module):
         """Mask generation up to the head: the state ``h [B, d]`` of the last clip.
 
         The authors' clips carry no position encoding; with ``clip_positions`` (the probe of chapter 11) clip
-        i
-        gets the sinusoidal encoding of position i + 1 here, in the mask generator only."""
+        i gets the sinusoidal encoding of position i + 1 here, in the mask generator only."""
         if self.config.clip_positions:
             clips = clips + sinusoidal_positions(clips.shape[1] + 1, clips.shape[2])[1:].to(clips)
         padding = ~counted_slots(lengths, words.shape[1])  # slots 0..l are the start and the words
@@ -266,8 +265,7 @@ class CNM(nn.Module):
 
     def reconstructor_loss(self, batch, rng: torch.Generator | None = None) -> torch.Tensor:
         """Step A's objective, ``L_rec`` (Eq. 8): the positive and the hard negative. The Gaussian head is
-        frozen,
-        but the gradient still reaches the generator's transformer through the mask."""
+        frozen, but the gradient still reaches the generator's transformer through the mask."""
         with frozen(self.generator_parameters()):
             x = self.prepare_batch(batch, rng)
             mask = self.mask(*self.generate_mask(x.clips, x.words, batch.lengths), x.slots.shape[1])
@@ -278,10 +276,8 @@ class CNM(nn.Module):
 
     def generator_loss(self, batch, rng: torch.Generator | None = None) -> torch.Tensor:
         """Step B's objective, ``L_IVC`` (Eq. 9), differentiable in the Gaussian head only: everything up to
-        the
-        generator state, and the hard negative (which does not depend on the mask), runs without autograd,
-        and the
-        reconstructor is frozen."""
+        the generator state, and the hard negative (which does not depend on the mask), runs without autograd,
+        and the reconstructor is frozen."""
         c = self.config
         with torch.no_grad():
             x = self.prepare_batch(batch, rng)
@@ -324,8 +320,7 @@ class CNM(nn.Module):
     @torch.no_grad()
     def sample_nll(self, batch, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Per-sentence reconstruction losses ``[B]`` of the positive and both negatives (words hidden with
-        ``rng``),
-        whatever the ablation: what the IVC hinges compare."""
+        ``rng``), whatever the ablation: what the IVC hinges compare."""
         x = self.prepare_batch(batch, rng)
         mask = self.mask(*self.generate_mask(x.clips, x.words, batch.lengths), x.slots.shape[1])
         return self.sample_losses(x, batch.word_ids, mine_samples(mask, hard=True, easy=True))

@@ -2,12 +2,11 @@
 
 The authors' code (minghangz/cnm) reads one JSON file per experiment, with ``dataset``, ``train``, ``model``
 and ``loss`` sections (the book's page "The authors' code", configuration table), and saves ``torch.save``
-dicts
-with ``num_updates``, ``config`` (that JSON, as a dict) and ``model_parameters`` (the state_dict, whose key
-names :func:`official_name_to_ours` maps onto ours). This module maps their configuration onto a
-:class:`~cnm_minimal.config.TrainConfig` and converts a checkpoint of theirs into one of ours
-(``python -m cnm_minimal import-official``), refusing anything whose keys or shapes do not match with a
-message that lists every difference.
+dicts with ``num_updates``, ``config`` (that JSON, as a dict) and ``model_parameters`` (the state_dict, whose
+key names :func:`official_name_to_ours` maps onto ours). This module maps their configuration onto a
+:class:`~cnm_minimal.config.TrainConfig` and converts a checkpoint of theirs into one of ours (``python -m
+cnm_minimal import-official``), refusing anything whose keys or shapes do not match with a message that lists
+every difference.
 """
 
 from __future__ import annotations
@@ -78,8 +77,7 @@ def from_official_state_dict(model: CNM, official: dict[str, torch.Tensor]) -> N
 
 def train_config_from_official(config: dict, **overrides) -> TrainConfig:
     """A :class:`TrainConfig` with the values of one of the authors' JSON configs (``overrides`` win): CNM's,
-    or
-    CPL's (``model.name`` "CPL": one optimiser, K proposals, its loss weights; ``--mode joint``)."""
+    or CPL's (``model.name`` "CPL": one optimiser, K proposals, its loss weights; ``--mode joint``)."""
     try:
         data, train, model = config["dataset"], config["train"], config["model"]["config"]
         transformer, loss = model["DualTransformer"], config.get("loss", {})
@@ -188,8 +186,7 @@ MUST_EQUAL = {
 
 def check_config_keys(config: dict, path) -> None:
     """Refuse a key of an authors' config that the trainer would not honour: an unknown one (a typo), or one
-    whose
-    value this package does not follow (weight decay, a second dropout), naming the file and the key."""
+    whose value this package does not follow (weight decay, a second dropout), naming the file and the key."""
 
     def leaves(node: dict, prefix: str = ""):
         for key, value in node.items():
@@ -293,10 +290,8 @@ def import_official(source, destination, files: DatasetFiles | None = None) -> d
     it.
 
     Ours is self-describing like the trainer's ``best.pt`` (:mod:`cnm_minimal.checkpoints`). Their file holds
-    no
-    vocabulary: with ``files`` (the data set it was trained on) the vocabulary, word vectors and constant
-    window
-    are rebuilt from its training split, as their code builds them, so that ``evaluate`` needs nothing
+    no vocabulary: with ``files`` (the data set it was trained on) the vocabulary, word vectors and constant
+    window are rebuilt from its training split, as their code builds them, so that ``evaluate`` needs nothing
     else."""
     model, config, updates = load_official_checkpoint(source)
     vocabulary, embeddings, window = (

@@ -2,12 +2,9 @@
 importing a model of each needs (chapters 9 and 12).
 
 ``--model NAME`` looks its name up here, and so do the config, the trainer, the checkpoints and the import of
-the
-authors' weights: none of them compares a model's name. CNM and its successor CPL are registered below;
-another
-model (a Gaussian mixture, say) is one :func:`register` call with its classes, and the command line, the
-trainer and
-``evaluate`` take it as they take these two.
+the authors' weights: none of them compares a model's name. CNM and its successor CPL are registered below;
+another model (a Gaussian mixture, say) is one :func:`register` call with its classes, and the command line,
+the trainer and ``evaluate`` take it as they take these two.
 """
 
 from __future__ import annotations

@@ -5,16 +5,15 @@ A :class:`Recipe` names what a result needs and the package command that makes i
 1. fetches the registry's files the recipe needs into the data root ``DIR`` (:mod:`cnm_minimal.data.download`:
    pinned SHA-256, nothing fetched that is already there with the right bytes);
 2. builds the timeline features of the real annotations it trains on (Eq. 2.3,
-:mod:`cnm_minimal.data.timelines`)
-   under ``DIR/charades-timelines/``, skipped when the same knobs were built there before;
+   :mod:`cnm_minimal.data.timelines`) under ``DIR/charades-timelines/``, skipped when the same
+   knobs were built there before;
 3. runs the command with ``OUT`` as its run folder (``OUT/results.json`` for one run, one json per seed for
    several), continuing an interrupted run where it stopped;
 4. prints the table the book shows.
 
 Word vectors: ``--word-vectors FILE`` (GloVe text or ``.npz`` holding the vocabulary's words), else
 ``$CNM_WORD_VECTORS``, else GloVe 6B in the data root, fetched when missing (822 MB, once; only the
-vocabulary's
-rows are read again later, from a cache beside it). ``reproduce list`` lists the recipes.
+vocabulary's rows are read again later, from a cache beside it). ``reproduce list`` lists the recipes.
 """
 
 from __future__ import annotations
@@ -290,9 +289,8 @@ RECIPES: dict[str, Recipe] = {
 
 def folders(root: Path) -> dict[str, Path]:
     """Where each group of the registry lives under the data root: its own folder (``charades-sta/``, as
-    ``download
-    get`` leaves it), or the root itself when the files were fetched straight into it (``download get
-    --dest``)."""
+    ``download get`` leaves it), or the root itself when the files were fetched straight into it
+    (``download get --dest``)."""
     from cnm_minimal.data.download import RESOURCES
 
     found = {}
@@ -413,8 +411,7 @@ def reproduce(
     recipe: Recipe, root: Path, out: Path, word_vectors: str | None = None, log=print, fresh: bool = False
 ) -> dict:
     """Fetch, build, run; returns the wall time of each step (seconds). A run already in ``out`` continues
-    where it
-    stopped (a finished one is only read), unless ``fresh``: then it is replaced."""
+    where it stopped (a finished one is only read), unless ``fresh``: then it is replaced."""
     if word_vectors and not Path(word_vectors).is_file():  # bad input fails before any download
         raise ValueError(f"{word_vectors}: word-vector file not found (--word-vectors: GloVe text or .npz)")
     steps, start = {}, time.perf_counter()
@@ -499,8 +496,7 @@ def main(argv=None) -> int:
 
 def record_steps(path: Path, steps: dict, epochs_before: int = 0) -> dict:
     """Add the wall time of each step (fetch, features, run, total) to a run's ``results.json``; a call that
-    trained
-    nothing (the run was already complete) keeps the times of the call that did."""
+    trained nothing (the run was already complete) keeps the times of the call that did."""
     from cnm_minimal.atomic import write_json
 
     results = json.loads(path.read_text(encoding="utf-8"))
@@ -522,11 +518,9 @@ def write_record(
     out: Path, record: Path, root: Path, word_vectors: str | None = None, name: str = "chapter9"
 ) -> None:
     """The run in ``out`` as the book commits it: ``results.json`` with every path shown relative to the data
-    root
-    (``$CNM_DATA``), the run folder (``OUT``) or the repository (``$PWD``), and ``centres.json`` (a 2-D
-    histogram of
-    predicted against true centres); the predictions themselves hold the real sentences and stay in
-    ``out``."""
+    root (``$CNM_DATA``), the run folder (``OUT``) or the repository (``$PWD``), and ``centres.json`` (a 2-D
+    histogram of predicted against true centres); the predictions themselves hold the real sentences and stay
+    in ``out``."""
     from cnm_minimal.atomic import write_json
     from cnm_minimal.evaluate import centre_histogram, read_predictions
 

@@ -1,36 +1,25 @@
 """When does the contrastive signal exist? The controlled study of chapter 10, on timeline features.
 
 The paper's argument for its negatives is about the video: the clips the mask suppresses (the easy negative)
-and the
-whole video (the hard negative) must reconstruct the query *worse* than the proposal, which they can only do
-if the
-query's words are not everywhere in the video. Two things decide that, and the study varies both:
+and the whole video (the hard negative) must reconstruct the query *worse* than the proposal, which they can
+only do if the query's words are not everywhere in the video. Two things decide that, and the study varies
+both:
 
 * **confusers** (measured per query, from the real action timeline): the queried action is the timeline's
-action
-  that matches the moment (temporal IoU >= 0.5); a *confuser* is another action of the same video, mostly
-  outside
-  the moment, that shares its object (opening and then closing a door) or its verb. :func:`confuser_strata`
-  sorts
-  the test queries into ``distinct`` (no confuser), ``confusable`` (at least one) and ``unmatched`` (no action
-  matches the moment);
+  action that matches the moment (temporal IoU >= 0.5); a *confuser* is another action of the same video,
+  mostly outside the moment, that shares its object (opening and then closing a door) or its verb.
+  :func:`confuser_strata` sorts the test queries into ``distinct`` (no confuser), ``confusable`` (at least
+  one) and ``unmatched`` (no action matches the moment);
 * **the temporal prior** (varied in training): ``natural`` trains on the videos as they are; ``balanced``
-plays a
-  seeded half of the training videos backwards (:func:`~cnm_minimal.data.dataset.play_backwards`), so that
-  where
-  a moment usually lies stops paying; the test split is the same in both.
+  plays a seeded half of the training videos backwards (:func:`~cnm_minimal.data.dataset.play_backwards`), so
+  that where a moment usually lies stops paying; the test split is the same in both.
 
 ``python -m cnm_minimal study --charades DIR --data DIR --feature-file F --word-vectors F --out DIR --work
-DIR``
-trains the paper's six variants (:data:`~cnm_minimal.ablations.VARIANTS`) under both conditions with every
-seed
-(runs already finished are not repeated), then writes ``study.json``: per condition and variant, mean and
-standard
-deviation over seeds of mIoU on every stratum, the prior-hard and time-reversed scores, the centre
-correlation and
-the validation reconstruction gaps. The run folders (per-query predictions: sentences of the annotations) go
-to
-``--work``, outside the committed results.
+DIR`` trains the paper's six variants (:data:`~cnm_minimal.ablations.VARIANTS`) under both conditions with
+every seed (runs already finished are not repeated), then writes ``study.json``: per condition and variant,
+mean and standard deviation over seeds of mIoU on every stratum, the prior-hard and time-reversed scores, the
+centre correlation and the validation reconstruction gaps. The run folders (per-query predictions: sentences
+of the annotations) go to ``--work``, outside the committed results.
 """
 
 from __future__ import annotations
@@ -57,8 +46,7 @@ STRATA = ("distinct", "confusable", "unmatched")
 
 def matched_action(timeline: Timeline, moment, duration: float) -> int | None:
     """The index of the timeline's action with the highest temporal IoU with the normalised ``moment`` of a
-    video
-    of ``duration`` seconds, if that IoU is at least 0.5."""
+    video of ``duration`` seconds, if that IoU is at least 0.5."""
     if not timeline.actions:
         return None
     spans = np.clip(np.array([[a.start, a.end] for a in timeline.actions]) / duration, 0.0, 1.0)

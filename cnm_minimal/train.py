@@ -157,8 +157,7 @@ def start_run(config: TrainConfig, data: PreparedData | None = None) -> Run:
 
 def bf16_is_fast(device: torch.device) -> bool:
     """bfloat16 pays on CUDA and on CPUs with bfloat16 units (AVX512-BF16, AMX); elsewhere it is emulated and
-    several
-    times slower than float32 (measured on an AVX2 CPU: 5x slower per training step)."""
+    several times slower than float32 (measured on an AVX2 CPU: 5x slower per training step)."""
     if device.type == "cuda":
         return True
     return device.type == "cpu" and (
@@ -200,8 +199,7 @@ def generator_step(run: Run, batch) -> float:
 
 def joint_step(run: Run, batch) -> tuple[float, float]:
     """One optimiser on ``L_rec + L_IVC`` of the full training pass: CNM's joint ablation, and CPL's only
-    scheme
-    (``progress``, the share of the epochs begun, schedules CPL's negatives)."""
+    scheme (``progress``, the share of the epochs begun, schedules CPL's negatives)."""
     with autocast(run):
         out = run.model.training_pass(batch, run.word_rng, progress=(run.epoch + 1) / run.config.epochs)
     update(run, out.rec_loss + out.ivc_loss, "joint", list(run.model.parameters()))
@@ -250,8 +248,7 @@ def fit(
     allow_changes: bool = False,
 ) -> dict:
     """Train for ``config.epochs`` epochs into ``config.out`` (continuing from its ``last.pt`` if ``resume``,
-    replacing
-    a finished run only if ``overwrite``); returns the summary."""
+    replacing a finished run only if ``overwrite``); returns the summary."""
     rank = distributed.rank_and_world()[0]
     folder = run_folder(config.out, resume, overwrite) if rank == 0 else contextlib.nullcontext()
     with folder:
@@ -411,9 +408,8 @@ def end_of_epoch(run: Run, losses: np.ndarray, wall: float, log) -> None:
 
 
 def peak_memory_gb(device: torch.device) -> float | None:
-    """The most memory the run has held so far: on CUDA the allocator's peak on the device, else the
-    process's peak
-    resident set (kilobytes on Linux, bytes on macOS; ``None`` on Windows, which has no ``resource``
+    """The most memory the run has held so far: on CUDA the allocator's peak on the device, else the process's
+    peak resident set (kilobytes on Linux, bytes on macOS; ``None`` on Windows, which has no ``resource``
     module)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 1e9
@@ -461,8 +457,7 @@ def restore(run: Run, state: dict) -> None:
 
 def follow_the_schedule(scheduler, optimizer, config: TrainConfig) -> None:
     """The learning rate at the restored update count under ``config``'s schedule (Eq. 9.3): the same numbers
-    when
-    the options did not change, the new schedule when ``--lr`` or the warm-up changed on resume."""
+    when the options did not change, the new schedule when ``--lr`` or the warm-up changed on resume."""
     factor = learning_rate_factor(config)
     scheduler.base_lrs = [config.lr] * len(optimizer.param_groups)
     for group in optimizer.param_groups:

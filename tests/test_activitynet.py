@@ -1,7 +1,6 @@
 """The ActivityNet Captions path on simulated data in its layouts: CNM's json splits
-(train/val/test_data.json),
-C3D features (file[vid]["c3d_features"], 500-d) and CLIP features (file[vid], 512-d), with the authors'
-configs."""
+(train/val/test_data.json), C3D features (file[vid]["c3d_features"], 500-d) and CLIP features (file[vid],
+512-d), with the authors' configs."""
 
 import json
 from pathlib import Path

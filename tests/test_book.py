@@ -220,8 +220,7 @@ def test_the_prose_speaks_of_cnm_and_the_reader_not_of_how_the_book_was_made():
 
 def test_a_tagged_equation_is_numbered_once():
     """An amsmath block is numbered by Sphinx as well: one that carries its own ``\\tag`` must be starred, or
-    the page
-    shows two numbers beside it ("(2.1) (1)")."""
+    the page shows two numbers beside it ("(2.1) (1)")."""
     blocks = [
         (page, block)
         for page, text in prose_of_the_book()

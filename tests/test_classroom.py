@@ -44,9 +44,8 @@ def test_every_chapter_has_a_student_version_without_solutions(student_dir):
 
 def test_every_committed_path_a_chapter_reads_outside_book_is_in_the_student_version(student_dir):
     """Chapters read ``Path("..") / "x" / ...`` or ``ROOT / "x" / ...`` relative to book/; every such path
-    that the
-    repository commits (not data/, runs/ or checkpoints/, which the reader makes) must exist in the student
-    copy."""
+    that the repository commits (not data/, runs/ or checkpoints/, which the reader makes) must exist in the
+    student copy."""
     part = r'\s*/\s*"([^"]+)"'
     pattern = re.compile(r'(?:Path\("\.\."\)|ROOT)' + part + f"(?:{part})?(?:{part})?")
     needed = set()
@@ -170,8 +169,7 @@ def test_grade_explains_a_wrong_answer(student_dir, tmp_path):
 
 def test_chapter_9_is_graded_without_retraining(tmp_path):
     """Chapter 9's checks need only `clip_width_predictions`: by default only the exercise cells run. Every
-    other
-    code cell of this copy raises, so a run of the training cell would show up as a cell error."""
+    other code cell of this copy raises, so a run of the training cell would show up as a cell error."""
     import grade
 
     notebook = json.loads((BOOK / "09_training.ipynb").read_text())

@@ -165,8 +165,7 @@ def test_the_gpu_script_parses_and_uses_only_package_commands():
 
 def test_the_cpu_full_scale_script_runs_the_full_scale_recipe_in_the_same_folder_each_time(tmp_path):
     """tools/full_scale_cpu.sh with a stand-in interpreter that records its arguments: every call runs the
-    same
-    recipe into the same folder (the recipe resumes the run it finds there: tests/test_reproduce.py)."""
+    same recipe into the same folder (the recipe resumes the run it finds there: tests/test_reproduce.py)."""
     stub = tmp_path / "python"
     stub.write_text('#!/bin/sh\necho "$@" >> calls.txt\n')
     stub.chmod(0o755)

@@ -1,6 +1,5 @@
 """The committed runs that chapter 12 renders (book/results/timelines/cpl_vs_cnm, cpl_lambda045): one command
-per
-folder, configurations that differ only where the comparison says they do, tables that are the seeds'
+per folder, configurations that differ only where the comparison says they do, tables that are the seeds'
 means."""
 
 import json

@@ -1,6 +1,5 @@
 """CPL beside CNM: the K Gaussian proposals, the scheduled negatives, the losses, the selection, the model,
-the
-trainer and the command line (cnm_minimal/gaussian_proposals.py ... cnm_minimal/cpl.py)."""
+the trainer and the command line (cnm_minimal/gaussian_proposals.py ... cnm_minimal/cpl.py)."""
 
 import json
 import math

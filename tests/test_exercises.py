@@ -6,10 +6,8 @@ defines is checked by ``tools/grading_checks.py``, the checks ``make grade`` run
 
 ``WRONG`` lists the answers reviewers got past the earlier checks (a grid without its end point, the package's
 own function imported, a hard-coded epsilon or margin, a window clipped at 0 only, a typo that reads a
-notebook
-variable, a reference monkey-patched from the notebook): each must now fail, with the sentence named here,
-both
-in this process and through the grader's kernel.
+notebook variable, a reference monkey-patched from the notebook): each must now fail, with the sentence named
+here, both in this process and through the grader's kernel.
 """
 
 import dataclasses
@@ -699,8 +697,8 @@ def test_the_grader_kernel_passes_the_solutions_and_fails_every_wrong_answer(tmp
 
 def test_monkey_patching_the_package_in_the_kernel_does_not_reach_the_references(tmp_path):
     """The answer patches ``attention.mask_conditioned_softmax`` in its kernel to agree with its wrong
-    function;
-    the references are the grader's, so it fails, and the solution graded in the same kernel still passes."""
+    function; the references are the grader's, so it fails, and the solution graded in the same kernel still
+    passes."""
     wrongs = [w for w in WRONG if not w.local]
     sources, variants = _variants(wrongs)
     exercise = next(

@@ -1,8 +1,7 @@
 """Fault injection: each way a user can damage a run or feed bad input, and the one line they now get.
 
-Every row of the reliability table is one test here (or names the test that covers it elsewhere); each
-asserts the
-exit code 2, the message and that nothing was lost.
+Every row of the reliability table is one test here (or names the test that covers it elsewhere); each asserts
+the exit code 2, the message and that nothing was lost.
 """
 
 import json

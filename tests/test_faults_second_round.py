@@ -1,6 +1,6 @@
 """Fault injection, second round: resume, overwrite and reruns that never lose or mislabel work, and inputs
-that
-fail early with one line. One test per probe of the second reliability table (its row in the docstring)."""
+that fail early with one line. One test per probe of the second reliability table (its row in the docstring).
+"""
 
 import json
 import math
@@ -263,8 +263,7 @@ def test_ctrl_c_says_that_resume_continues(tmp_path):
     """Ctrl-C: a KeyboardInterrupt traceback and no hint that --resume continues."""
     out = tmp_path / "run"
     # A process started in the background inherits an ignored SIGINT (a CI job, nohup): Ctrl-C's handler is
-    # restored
-    # first, as an interactive shell has it.
+    # restored first, as an interactive shell has it.
     start = (
         "import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from cnm_minimal.__main__ import main\nsys.exit(main(sys.argv[1:]))"

@@ -1,6 +1,6 @@
 """Fidelity: our CNM computes what the authors' code computes (tests/fixtures/golden_cnm_forward.npz,
-described
-in tests/fixtures/golden_cnm_forward.md: one forward pass of their unmodified code with random weights)."""
+described in tests/fixtures/golden_cnm_forward.md: one forward pass of their unmodified code with random
+weights)."""
 
 import json
 from pathlib import Path

@@ -1,18 +1,12 @@
 """No number typed by hand into the book's prose.
 
 A number that comes from a run, a file or another chapter is glued into the markdown from the cell that
-computes it
-(``{glue:text}`key```). What the scan accepts without glue: numbers inside math, code, glue and
-cross-references;
-equation, section, figure, table, exercise and chapter numbers; years and identifiers that contain digits
-(R@1,
-SHA-256, I3D, arXiv ids); the tables that ``tools/book_tables.py`` generates (checked in
-``test_book_tables.py``); and
-the allow-lists below, each with the reason a number may stand in the prose: the paper's constants and
-published
-results, facts of the pinned public files (checked against the files when the data root has them), and a few
-counts
-that belong to the sentence rather than to any result.
+computes it (``{glue:text}`key```). What the scan accepts without glue: numbers inside math, code, glue and
+cross-references; equation, section, figure, table, exercise and chapter numbers; years and identifiers that
+contain digits (R@1, SHA-256, I3D, arXiv ids); the tables that ``tools/book_tables.py`` generates (checked in
+``test_book_tables.py``); and the allow-lists below, each with the reason a number may stand in the prose: the
+paper's constants and published results, facts of the pinned public files (checked against the files when the
+data root has them), and a few counts that belong to the sentence rather than to any result.
 """
 
 import json
@@ -113,8 +107,7 @@ BOOK = {
 }
 
 # Facts of the pinned public files (the annotations, the Charades CSVs, the class table), per page: constant
-# as
-# long as the files' SHA-256 is. ``test_file_facts_hold_on_the_files`` recomputes them where the files are
+# as long as the files' SHA-256 is. ``test_file_facts_hold_on_the_files`` recomputes them where the files are
 # present.
 FILE_FACTS = {
     "02_data.ipynb": {

@@ -1,6 +1,5 @@
 """The model registry: a third architecture, registered in this module, trains and evaluates through the
-command line
-exactly as CNM and CPL do, and nothing outside the registry compares a model's name."""
+command line exactly as CNM and CPL do, and nothing outside the registry compares a model's name."""
 
 import ast
 import json

@@ -1,8 +1,6 @@
 """``python -m cnm_minimal reproduce``: the recipes, and the whole path of chapter 9's on loopback (a local
-HTTP
-server serving copies of the registry's Charades-STA files, read from ../shared where present): download,
-timeline
-features, a one-epoch tiny run, evaluate."""
+HTTP server serving copies of the registry's Charades-STA files, read from ../shared where present): download,
+timeline features, a one-epoch tiny run, evaluate."""
 
 import dataclasses
 import json

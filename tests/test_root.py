@@ -1,6 +1,5 @@
 """The data root (cnm_minimal.data.root): CNM_DATA, else the repository's data/, else ./data; word vectors
-from
-CNM_WORD_VECTORS, else GloVe 6B in the data root; records show paths relative to them."""
+from CNM_WORD_VECTORS, else GloVe 6B in the data root; records show paths relative to them."""
 
 from pathlib import Path
 

@@ -40,8 +40,7 @@ def test_confusers_share_the_object_or_the_verb_and_lie_mostly_outside_the_momen
         ("c0", 2.0, 6.0), ("c1", 10.0, 14.0), ("c2", 15.0, 18.0), ("c3", 3.0, 5.0), ("c1", 3.0, 6.0)
     )
     # closing the door at 10-14 s shares the object, opening a box the verb; sneezing shares nothing; closing
-    # the
-    # door at 3-6 s lies inside the moment
+    # the door at 3-6 s lies inside the moment
     assert confusers(video, 0, CLASSES, [0.1, 0.3], 20.0) == {"object": 1, "verb": 1}
     assert confusers(video, 3, CLASSES, [0.15, 0.25], 20.0) == {"object": 0, "verb": 0}  # no object: no match
 

@@ -8,11 +8,9 @@ Three sources, none of them the book's pages:
 SOLUTION``.
 
 ``OUT/answers.md`` holds everything as Markdown and ``OUT/index.html`` as one page (its equations render with
-the
-MathJax copy that ``make book`` vendors into ``_vendor/``, when it is there, and stay TeX otherwise).
-``--check`` only
-checks that every written exercise of every chapter has an answer and that every answer belongs to an exercise
-(``tests/test_classroom.py`` runs it), and exits 1 when one does not.
+the MathJax copy that ``make book`` vendors into ``_vendor/``, when it is there, and stay TeX otherwise).
+``--check`` only checks that every written exercise of every chapter has an answer and that every answer
+belongs to an exercise (``tests/test_classroom.py`` runs it), and exits 1 when one does not.
 
 Usage: python tools/answers.py [--out _build/answers] [--key tools/answer_key.md] [--check]
 """

@@ -1,15 +1,12 @@
 """The tables of the front page and the teaching page, generated from the notebooks and their records.
 
-Nothing in these tables is typed by hand: the reading time counts the words of a chapter's prose, the run
-time is
-what ``tools/execute_notebooks.py`` measured when it last executed the chapter
-(``book/results/run_times.json``, one
-entry per processor), the committed runs' time is the sum of their records' ``wall_s``, and the exercises are
-counted in the chapter's own exercise list.
+Nothing in these tables is typed by hand: the reading time counts the words of a chapter's prose, the run time
+is what ``tools/execute_notebooks.py`` measured when it last executed the chapter
+(``book/results/run_times.json``, one entry per processor), the committed runs' time is the sum of their
+records' ``wall_s``, and the exercises are counted in the chapter's own exercise list.
 
     python tools/book_tables.py           # rewrite the generated tables of book/index.md and book/teaching.md
-    python tools/book_tables.py --check   # exit 1 if either page is stale (what tests/test_book_tables.py
-    asks)
+    python tools/book_tables.py --check   # exit 1 if either page is stale (tests/test_book_tables.py)
 """
 
 from __future__ import annotations

@@ -6,9 +6,8 @@ every local link points to an existing file; and the browser console has no erro
 CDN that cannot be reached (this machine, and CI, are offline). Then, in the 1280 px window:
 
 * **equations**: MathJax drew no error in place of an equation (an ``mjx-merror`` element: a yellow box with
-the
-  message, e.g. "\\tag not allowed in split environment"); before the pages, a page with a planted error is
-  checked and must be reported, so that a check that sees nothing cannot pass;
+  the message, e.g. "\\tag not allowed in split environment"); before the pages, a page with a planted error
+  is checked and must be reported, so that a check that sees nothing cannot pass;
 * **overflow**: no code cell, output or display equation is wider than the content column or scrolls
   sideways inside its own box (collapsed cells are opened first); each is reported with its element, the
   overflow in px and its widest line (or its TeX);

@@ -1,13 +1,9 @@
 """Copy the numbers of the full-scale run (tools/full_scale_cpu.sh or tools/gpu_full_scale.sh) into
 book/results/full_scale/, numbers only: the run's results.json (configuration, provenance, every epoch's
-metrics on
-validation, test, prior-hard, time-reversed and Charades-CD's test splits), a 2-D histogram of predicted
-against
-true test centres (no per-query rows: those hold the annotations' sentences), chapter 11's video-blind
-baselines on
-the same test splits, and the machine: the CPU model, the peak memory and wall time of every stretch the run
-took
-between interruptions, and the step-time measurement made before it.
+metrics on validation, test, prior-hard, time-reversed and Charades-CD's test splits), a 2-D histogram of
+predicted against true test centres (no per-query rows: those hold the annotations' sentences), chapter 11's
+video-blind baselines on the same test splits, and the machine: the CPU model, the peak memory and wall time
+of every stretch the run took between interruptions, and the step-time measurement made before it.
 
     python tools/collect_full_scale.py [runs/full_scale] [book/results/full_scale]
 """

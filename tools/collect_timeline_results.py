@@ -1,19 +1,13 @@
 """Copy the numbers of the runs on timeline features of the real annotations into book/results/timelines/.
 
 The runs themselves (``python -m cnm_minimal ablations --variants full ...``, commands in each json's
-provenance)
-write into runs/, which is never committed: their prediction files hold the real sentences. What is committed
-is
-numbers only: each run's summary (metrics per epoch, configuration, provenance), the table over seeds, and a
-2-D
-histogram of predicted against true moment centres on the test split (counts in 20 x 20 bins, no per-query
-rows);
-with ``--baselines``, also chapter 11's video-blind baselines on the runs' own test splits
-(``baselines.json``);
-with ``--proposals``, for each CPL run whose checkpoint is there, where its K proposals lie on the test split
-(``<run>_proposals.json``: per proposal, the mean and spread over queries of its centre and width, and how
-often it
-is the answer; chapter 12).
+provenance) write into runs/, which is never committed: their prediction files hold the real sentences. What
+is committed is numbers only: each run's summary (metrics per epoch, configuration, provenance), the table
+over seeds, and a 2-D histogram of predicted against true moment centres on the test split (counts in 20 x 20
+bins, no per-query rows); with ``--baselines``, also chapter 11's video-blind baselines on the runs' own test
+splits (``baselines.json``); with ``--proposals``, for each CPL run whose checkpoint is there, where its K
+proposals lie on the test split (``<run>_proposals.json``: per proposal, the mean and spread over queries of
+its centre and width, and how often it is the answer; chapter 12).
 
     python tools/collect_timeline_results.py runs/real_cnm book/results/timelines/cnm_split [--baselines]
     [--proposals]
@@ -54,9 +48,8 @@ def run_data(run: dict):
 @torch.no_grad()
 def proposal_spread(checkpoint: Path, data, batch_size: int = 64) -> dict:
     """Where a CPL checkpoint's K proposals lie on the test split: for each proposal k (in the head's order),
-    the
-    mean and standard deviation over queries of its segment's centre and width, and the share of queries whose
-    answer it is. A spread near 0 means proposal k is the same window for every query."""
+    the mean and standard deviation over queries of its segment's centre and width, and the share of queries
+    whose answer it is. A spread near 0 means proposal k is the same window for every query."""
     model = model_from_checkpoint(checkpoint).model.eval()
     rng = torch.Generator().manual_seed(0)
     segments, answers = [], []
@@ -80,8 +73,7 @@ def proposal_spread(checkpoint: Path, data, batch_size: int = 64) -> dict:
 def blind_baselines(run: dict) -> dict:
     """Chapter 11's video-blind baselines (:func:`~cnm_minimal.bias.baseline_table`), chosen on the run's own
     training split and scored on each of its test splits: the same queries the run was scored on (a portable
-    record's
-    ``$PWD/`` paths are read from the current folder)."""
+    record's ``$PWD/`` paths are read from the current folder)."""
     data = run_data(run)
     return {
         split: baseline_table(data.splits["train"].queries, data.splits[split].queries)

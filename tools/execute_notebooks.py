@@ -1,12 +1,11 @@
 """Execute the book's notebooks in place, keeping widget state, so that they can be committed executed.
 
-``make notebooks`` runs every ``book/*.ipynb``; ``make notebooks NB=book/01_the_task.ipynb`` runs one.
-Each notebook runs in its own folder (as nbval and JupyterLab run it) with a fixed hash seed. The result is
-written atomically (temporary file + rename), and
-execution metadata that changes at every run (timestamps) is dropped so that diffs show real changes.
-Each execution's wall time is recorded in ``book/results/run_times.json`` (the latest one per processor), and
-the
-front page's and the teaching page's tables are regenerated from it (``tools/book_tables.py``).
+``make notebooks`` runs every ``book/*.ipynb``; ``make notebooks NB=book/01_the_task.ipynb`` runs one. Each
+notebook runs in its own folder (as nbval and JupyterLab run it) with a fixed hash seed. The result is written
+atomically (temporary file + rename), and execution metadata that changes at every run (timestamps) is dropped
+so that diffs show real changes. Each execution's wall time is recorded in ``book/results/run_times.json``
+(the latest one per processor), and the front page's and the teaching page's tables are regenerated from it
+(``tools/book_tables.py``).
 """
 
 from __future__ import annotations

@@ -5,13 +5,11 @@ Then every graded exercise of its chapter (``tools/grading_checks.py``, or ``--c
 this process**: the check computes its reference values here and sends only the inputs to the kernel, where
 ``tools/grading_support.py`` calls the student's function and sends back the encoded result (and which package
 functions it called). Nothing the notebook does to its own kernel (monkey-patching the package, ``torch`` or
-the
-checks) reaches the references. One line per exercise, then the total; the exit status is 0 only with full
+the checks) reaches the references. One line per exercise, then the total; the exit status is 0 only with full
 marks.
 
 ``--cells exercises`` (the fast mode) runs only the cells tagged ``exercise`` instead of the whole notebook:
-the
-checks need nothing else. It is the default (``--cells auto``) for the chapters the checks file lists in
+the checks need nothing else. It is the default (``--cells auto``) for the chapters the checks file lists in
 ``EXERCISE_CELLS_ONLY`` (chapter 9, whose training cell takes minutes); ``--cells all`` forces a full run.
 
 Usage: python tools/grade.py NOTEBOOK [--checks FILE] [--cells auto|all|exercises] [--timeout SECONDS]
@@ -154,8 +152,7 @@ def grade(
     """Run ``path`` in a kernel and check its chapter's exercises from this process.
 
     Returns (one result per exercise, the cell errors, the mode: "all" or "exercises"). ``exercises``
-    overrides
-    the chapter's list (the tests use it to grade several variants in one kernel)."""
+    overrides the chapter's list (the tests use it to grade several variants in one kernel)."""
     notebook = nbformat.read(path, as_version=4)
     chapter = chapter_of(notebook, path)
     module = load_checks(checks)

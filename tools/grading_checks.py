@@ -6,20 +6,18 @@ student when the answer is wrong. Three rules hold for every check:
 
 * **References are the grader's.** The expected values come from the package (bound when this file is
   imported) or from formulas written here, computed in the process that runs the check. ``tools/grade.py``
-  runs
-  that process apart from the student's kernel and sends the kernel only the inputs, so a notebook that
+  runs that process apart from the student's kernel and sends the kernel only the inputs, so a notebook that
   monkey-patches the package, ``torch`` or these checks changes nothing here.
 * **The package's own function is refused.** The student's function is called through
   :class:`grading_support.Submission`, which records every package function that runs inside it; calling the
   implementation the exercise asks to write (however imported or renamed) fails with a sentence that says so.
 * **Edge cases are inputs.** All-zero mask rows, non-default epsilons and margins, windows clipped at both
-ends,
-  grids that must include their end points: each check tries them, and names the case when it fails.
+  ends, grids that must include their end points: each check tries them, and names the case when it fails.
 
 The inputs are fixed (seeded), so the messages are reproducible. Students who clone the project can read this
 file; for graded coursework keep a second file of the same shape (``EXERCISES``, ``exercises_for``) in a
-private
-place and pass it with ``tools/grade.py --checks FILE`` (``grading_support`` is importable from there too).
+private place and pass it with ``tools/grade.py --checks FILE`` (``grading_support`` is importable from there
+too).
 """
 
 from __future__ import annotations

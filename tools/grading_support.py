@@ -1,8 +1,7 @@
 """What the grader and the checks share: calling a student's function, and describing what it did.
 
-A check (``tools/grading_checks.py``) receives the student's function and calls it. The function is wrapped
-in a
-:class:`Submission`, which does three things on every call:
+A check (``tools/grading_checks.py``) receives the student's function and calls it. The function is wrapped in
+a :class:`Submission`, which does three things on every call:
 
 * it **traces** the call (``sys.setprofile``) and records every function of the package (and of
   ``torch.autograd``) that ran inside it, so that a check can refuse an answer that calls the package's own
@@ -21,9 +20,8 @@ grader's process, where nothing the notebook did (monkey-patching the package, `
 reach them.
 
 :func:`run_check` runs one check on one submission and says, in one sentence, what went wrong; when the
-student's
-function reads a variable of the notebook instead of one of its arguments (a typo such as ``mask`` for ``m``),
-the sentence says so.
+student's function reads a variable of the notebook instead of one of its arguments (a typo such as ``mask``
+for ``m``), the sentence says so.
 """
 
 from __future__ import annotations
@@ -70,8 +68,7 @@ class Unsupported:
 # -----------------------------------------------------------
 def encode(obj: Any) -> Any:
     """``obj`` as plain JSON values: tensors, arrays, numbers, strings, tuples, lists, dicts, CNM models and
-    the
-    package's dataclasses; anything else becomes a description of it (decoded as :class:`Unsupported`)."""
+    the package's dataclasses; anything else becomes a description of it (decoded as :class:`Unsupported`)."""
     import numpy as np
     import torch
 
@@ -203,8 +200,7 @@ def traced_call(function: Callable, args: tuple, kwargs: dict, watched: tuple[st
     """Call ``function(*args, **kwargs)`` under a profiler: ``{"result", "error", "calls", "tracing"}``.
 
     ``calls`` counts every function of the ``watched`` modules that ran (``module.qualname``); ``tracing`` is
-    False
-    when the profiler did not see the canary call or was replaced while the function ran. ``error`` is
+    False when the profiler did not see the canary call or was replaced while the function ran. ``error`` is
     ``{"kind", "message", "where"}`` or None."""
     calls: collections.Counter = collections.Counter()
     watched = tuple(watched) + (__name__,)
@@ -285,8 +281,7 @@ def describe(function: Any) -> dict:
 
 class Submission:
     """The student's function as a check sees it (see the module docstring); ``calls`` holds the package
-    functions
-    its last call ran."""
+    functions its last call ran."""
 
     def __init__(self, name: str):
         self.name = name

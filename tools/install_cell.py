@@ -1,15 +1,12 @@
 """Give every chapter a first code cell that makes a downloaded notebook run on its own (``make
 install-cells``).
 
-In the book's repository (its builds, its tests, JupyterLab started by ``make lab``) the package is
-importable and
-the cell does nothing. A notebook opened anywhere else (downloaded from a rendered page, or on Colab) clones
-the
-repository that ``repository.url`` in ``_config.yml`` names, installs its pinned requirements and goes on
-from its
-``book/`` folder, so that the notebook's relative paths (``../data_samples``, ``results/``) hold. While the
-book
-has no public address (``url`` empty) the cell stops with one line that says what to do instead.
+In the book's repository (its builds, its tests, JupyterLab started by ``make lab``) the package is importable
+and the cell does nothing. A notebook opened anywhere else (downloaded from a rendered page, or on Colab)
+clones the repository that ``repository.url`` in ``_config.yml`` names, installs its pinned requirements and
+goes on from its ``book/`` folder, so that the notebook's relative paths (``../data_samples``, ``results/``)
+hold. While the book has no public address (``url`` empty) the cell stops with one line that says what to do
+instead.
 
 Usage: python tools/install_cell.py [NOTEBOOK ...]   (default: every book/*.ipynb; run after changing the URL)
 """

@@ -12,10 +12,8 @@ those tools can take the chapters as they are:
 The outputs of every cell that held a solution are cleared; all other cells keep their outputs and widget
 state. The output is deterministic (same input, same bytes) and self-contained: ``OUT/book/`` holds the
 notebooks with the files they read (``book/images``, ``book/results``), and ``OUT/data_samples``,
-``OUT/configs``
-and ``OUT/tests/fixtures`` the sample data, the configurations and the golden fixture, so the notebooks'
-relative
-paths work there as in the book.
+``OUT/configs`` and ``OUT/tests/fixtures`` the sample data, the configurations and the golden fixture, so the
+notebooks' relative paths work there as in the book.
 
 Usage: python tools/student.py [--out _build/student] [NOTEBOOK ...]
 """

@@ -8,8 +8,7 @@
   folder and render equations and saved widgets without any network. Without ``_vendor/`` the
   public CDNs are used, which is Sphinx's and myst-nb's default.
 * With the vendored assets, ``static/cnm_book_site.js`` points the widget manager at its fonts and lets the
-ipywidgets labels,
-  which call the MathJax 2 API, work with MathJax 3.
+  ipywidgets labels, which call the MathJax 2 API, work with MathJax 3.
 * ``static/cnm_book_site.css`` makes room for the package's code lines (up to 115 characters): from 1200 to
   1600 px the page's table of contents moves into the theme's drawer and the text takes its column;
   printed output wraps, display equations scroll in their own box; and it lays out the explorers.
