@@ -35,7 +35,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnm_minimal import dropout as dropout_module
-from cnm_minimal import train
+from cnm_minimal import resume, train
 from cnm_minimal.attention import set_attention_path
 from cnm_minimal.config import TrainConfig
 from cnm_minimal.data.dataset import Batch
@@ -57,7 +57,7 @@ def synthetic_batch(batch: int, words: int = 7, seed: int = 0) -> Batch:
     )
 
 
-def authors_style_iteration(run: train.Run, batch: Batch) -> None:
+def authors_style_iteration(run: resume.Run, batch: Batch) -> None:
     """Both steps: full forward with three reconstructions, backward through everything, clip all parameters;
     attention written out with explicit matrix products (the from-scratch path, as their fairseq-style module
     does) and torch's own dropout (see :func:`use_torch_dropout`)."""

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 COMMANDS = {
-    "train": "train CNM (chapter 9; --config FILE for an authors' configuration; --model cpl --mode joint: "
-    "CPL)",
+    "train": "train CNM (chapter 9; --config FILE for an authors' configuration; "
+    "--architecture cpl --mode joint: CPL)",
     "evaluate": "evaluate a checkpoint of ours on a split (paper-style, prior-hard and time-reversed "
     "metrics)",
     "simulate": "write a simulated data set in the real layout (chapter 2)",
@@ -110,7 +110,7 @@ def evaluate(argv: list[str]) -> int:
     from cnm_minimal.data.features import FeatureStore
     from cnm_minimal.data.files import DatasetFiles, carve_validation
     from cnm_minimal.evaluate import save_predictions, score_split
-    from cnm_minimal.train import pick_device
+    from cnm_minimal.hardware import pick_device
 
     parser = argparse.ArgumentParser(prog="python -m cnm_minimal evaluate", description=COMMANDS["evaluate"])
     parser.add_argument(

@@ -14,8 +14,7 @@ reported effects):
 
 The same runner trains the probe of chapter 11 (``PROBES``: ``clip_positions``, sinusoidal positions on the
 mask generator's clips), e.g. ``--variants full clip_positions``, and CNM's successor CPL beside it
-(``SUCCESSORS``:
-``cpl``, chapter 12), e.g. ``--variants full cpl``: same data, sizes, schedule and seeds.
+(``SUCCESSORS``: ``cpl``, chapter 12), e.g. ``--variants full cpl``: same data, sizes, schedule and seeds.
 
 ``python -m cnm_minimal ablations --data DIR --out DIR --seeds 0 1 2 [--field value ...]`` trains every
 variant with every seed and writes one json file per run (the run's summary, with provenance) and an
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnm_minimal import registry
 from cnm_minimal.atomic import write_json
 from cnm_minimal.config import FROM_DATA, ConfigError, TrainConfig, add_config_arguments, from_arguments
 from cnm_minimal.train import fit, prepare_data
@@ -52,9 +52,12 @@ PROBES: dict[str, dict] = {
 """Changes that are not in the paper, run by the same command (chapter 11)."""
 
 SUCCESSORS: dict[str, dict] = {
-    "cpl": {"architecture": "cpl", "mode": "joint"},
+    a.name: {"architecture": a.name, "mode": a.modes[0]}
+    for a in registry.ARCHITECTURES.values()
+    if a.name != TrainConfig.architecture
 }
-"""CPL (:mod:`cnm_minimal.cpl`), trained with the base configuration's sizes and schedule (chapter 12)."""
+"""Every other registered architecture (CPL, :mod:`cnm_minimal.cpl`), trained by its first scheme with the
+base configuration's sizes and schedule (chapter 12)."""
 
 PAPER_DIRECTION = {
     "no_gaussian": "lower (ActivityNet: mIoU 34.73 vs 37.14)",

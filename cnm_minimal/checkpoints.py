@@ -5,7 +5,7 @@ reader needs to use the model it stores, with no other file of the run:
 
 * ``model``: the parameters (this package's names; :mod:`cnm_minimal.official` maps the authors' ones);
 * ``model_config``: the model's config as a dict, and ``architecture``, its name in
-  :mod:`cnm_minimal.registry` (``"cnm"``, ``"cpl"``; checkpoints without the key are CNM's);
+  :mod:`cnm_minimal.registry` (checkpoints without the key are CNM's);
 * ``vocabulary`` and ``embeddings``: the kept words (id i is ``vocabulary[i - 1]``) and their word vectors;
 * ``constant_window``: the best constant window of the training moments (it defines the prior-hard queries);
 * ``train_config``, ``data_fingerprint`` (the hashes of the annotation files trained on), ``epoch``.

@@ -15,6 +15,7 @@ any work, with one line that names the option.
 from __future__ import annotations
 
 import argparse
+import math
 import typing
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
@@ -22,7 +23,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from cnm_minimal import registry
-from cnm_minimal.model import CNMConfig
+from cnm_minimal.dual_decoder import DualDecoderConfig
 
 BOOK_MODEL = registry.get("cnm").book_size
 """The model the book trains on a laptop: d = 128 and 2 + 2 layers (the authors': 256 and 3 + 3)."""
@@ -38,18 +39,16 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Everything a run depends on; any field can be overridden on the command line (``--field value``)."""
 
-    data: str = (
-        "data_samples/charades-sta-sim"  # a folder: the simulator's layout, or the authors' json splits
-    )
+    data: str = "data_samples/charades-sta-sim"  # the simulator's layout, or the authors' json splits
     feature_file: str = ""  # real data: the HDF5 file's name in ``data`` (e.g. i3d_features.hdf5)
     feature_layout: Literal["flat", "c3d"] = "flat"  # "c3d": ActivityNet's file[vid]["c3d_features"]
     word_vectors: str = ""  # real data: GloVe text or .npz (e.g. data/glove/glove.6B.300d.txt)
     cd_splits: str = ""  # a Charades-CD folder: its test splits are evaluated too (chapter 13)
     out: str = "runs/sample"
-    architecture: str = "cnm"  # --model: a name of the registry (cnm; cpl, its successor with K proposals)
+    architecture: str = "cnm"  # a name of the registry: cnm, or cpl (K proposals, chapter 12)
     num_clips: int = 64  # clips per video after resampling (the authors': 200)
     kept_words: int = 1111  # vocabulary: the most frequent training words kept (V = kept + 1 classes)
-    model: CNMConfig = BOOK_MODEL
+    model: DualDecoderConfig = BOOK_MODEL  # the architecture's config class
     # optimisation (chapter 9, Eq. 9.1-9.3)
     epochs: int = 30
     batch_size: int = 32
@@ -61,14 +60,10 @@ class TrainConfig:
     # selection and bookkeeping
     select_on: Literal["val", "test"] = "val"
     val_fraction: float = 0.1  # carved from train, by video, when the data set has no val split
-    reverse_fraction: float = (
-        0.0  # this share of the training videos is played backwards (chapter 10's study)
-    )
+    reverse_fraction: float = 0.0  # this share of the training videos is played backwards (chapter 10)
     seed: int = 0
     device: str = "auto"
-    amp: Literal[False, True, "auto"] = (
-        False  # bfloat16 autocast; "auto": on CUDA and on CPUs with bf16 units
-    )
+    amp: Literal[False, True, "auto"] = False  # bfloat16 autocast; "auto": on CUDA and bf16 CPUs
     num_workers: int = 0
     cache_features: bool = True
     progress: bool = False  # a progress bar per epoch (one log line per epoch is always printed)
@@ -95,7 +90,7 @@ class TrainConfig:
             )
         values = _without_foreign_options(values, architecture)
         model = values.pop("model", architecture.book_size)
-        model = asdict(model) if isinstance(model, CNMConfig) else dict(model)
+        model = asdict(model) if isinstance(model, DualDecoderConfig) else dict(model)
         own = architecture.field_names()
         model = architecture.config(**{k: v for k, v in model.items() if k in own})
         model = replace(model, **{k: values.pop(k) for k in list(values) if k in own})
@@ -121,7 +116,7 @@ def _without_foreign_options(values: dict, architecture: registry.Architecture) 
         owners = [a for a in registry.ARCHITECTURES.values() if stray[0] in a.field_names()]
         raise ConfigError(
             f"--{_flag(stray[0])} is an option of {' and '.join(a.official_name or a.name for a in owners)}"
-            f": add --model {owners[0].name}"
+            f": add --architecture {owners[0].name}"
         )
     return {k: v for k, v in values.items() if k not in foreign}
 
@@ -152,7 +147,7 @@ RANGES = {
     "beta2": Field(ge=0),
     "label_smoothing": Field(ge=0, lt=1),
     "max_words": Field(ge=1),
-    # CPL (--model cpl, chapter 12)
+    # CPL (--architecture cpl, chapter 12)
     "num_proposals": Field(ge=1),
     "sigma": Field(gt=0),
     "gamma": Field(ge=0),
@@ -202,43 +197,38 @@ def validate(config: TrainConfig) -> None:
 
 
 def validate_architecture(config: TrainConfig) -> None:
-    """The run's model config is its architecture's, trained by a scheme the architecture has, with the fields
-    it does not read left at their defaults."""
+    """The run's model config is its architecture's, trained by a scheme the architecture has."""
     try:
         architecture = registry.get(config.architecture)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if type(config.model) is not architecture.config:
         raise ConfigError(
-            f"--model {config.architecture} with a {type(config.model).__name__}: build the config with "
-            "TrainConfig.build(architecture=...)"
+            f"--architecture {config.architecture} with a {type(config.model).__name__}: build the config "
+            "with TrainConfig.build(architecture=...)"
         )
     if config.mode not in architecture.modes:
         raise ConfigError(
-            f"--mode {config.mode} with --model {architecture.name}: it has no such training scheme; "
+            f"--mode {config.mode} with --architecture {architecture.name}: it has no such training scheme; "
             f"use --mode {' or '.join(architecture.modes)}"
         )
-    changed = [
-        k for k in architecture.ignores if getattr(config.model, k) != getattr(architecture.book_size, k)
-    ]
-    if changed:
-        readers = [
-            a.official_name or a.name
-            for a in registry.ARCHITECTURES.values()
-            if changed[0] in a.field_names() and changed[0] not in a.ignores
-        ]
-        raise ConfigError(
-            f"--{_flag(changed[0])} {getattr(config.model, changed[0])!r} is an option of "
-            f"{' and '.join(readers)} that --model {architecture.name} does not read; leave it out"
-        )
 
 
-FLAG_NAMES = {"architecture": "model"}
-"""Fields whose command-line flag is not their name (``--model cpl``)."""
+def learning_rate_factor(config: TrainConfig):
+    """``n -> lr(n) / lr``: linear warm-up from ``warmup_init_lr``, then inverse square root (Eq. 9.3)."""
+
+    def factor(n: int) -> float:
+        if n < config.warmup_updates:
+            return (
+                config.warmup_init_lr + n * (config.lr - config.warmup_init_lr) / config.warmup_updates
+            ) / config.lr
+        return math.sqrt(config.warmup_updates / n)
+
+    return factor
 
 
 def _flag(name: str) -> str:
-    return FLAG_NAMES.get(name, name).replace("_", "-")
+    return name.replace("_", "-")
 
 
 _HINTS = typing.get_type_hints(TrainConfig)
@@ -262,7 +252,7 @@ def _parse_bool(text: str) -> bool:
 
 def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig | None = None) -> None:
     """``--field value`` for every run field and every model field of every registered architecture (defaults
-    from ``defaults``); ``--model`` chooses among the registry's names."""
+    from ``defaults``); ``--architecture`` chooses among the registry's names."""
     defaults = _model_defaults() | (defaults or TrainConfig()).flat()
     hints = _HINTS
     for architecture in registry.ARCHITECTURES.values():

@@ -4,7 +4,7 @@
 CPL (Zheng et al., CVPR 2022, "Weakly Supervised Temporal Sentence Grounding with Gaussian-based Contrastive
 Proposal Learning") is CNM's successor by the same authors. It keeps every part CNM shares with it, unchanged:
 the projections, the start and mask tokens, the two decoders and mask-conditioned attention (chapter 5), the
-hidden words and the label-smoothed next-word loss (chapter 6), the hinge (chapter 7). What changes:
+masked words and the label-smoothed next-word loss (chapter 6), the hinge (chapter 7). What changes:
 
 * mask generation reads a learned token appended after the clips and predicts K proposals
   (:mod:`cnm_minimal.gaussian_proposals`, Eq. 12.1-12.2);
@@ -16,9 +16,10 @@ hidden words and the label-smoothed next-word loss (chapter 6), the hinge (chapt
   :mod:`cnm_minimal.proposal_selection`, Eq. 12.8), so unlike CNM it needs the sentence's words and hides
   some.
 
-:class:`CPL` is a :class:`~cnm_minimal.model.CNM` with another head; it inherits the embedding, the
-reconstruction and the sentence losses. The margins m1, m2 are CNM's ``beta1``, ``beta2`` (0.1, 0.15 in both
-papers); CNM's ``alpha``, ``max_width`` and ablation switches are not read by CPL (the config refuses them).
+:class:`CPL` and :class:`~cnm_minimal.model.CNM` are siblings: both are a
+:class:`~cnm_minimal.dual_decoder.DualDecoder` (the embedding, the two modes, the sentence losses) with their
+own head, objective and inference. The margins m1, m2 are the shared ``beta1``, ``beta2`` (0.1, 0.15 in both
+papers); CNM's ``alpha``, ``max_width`` and ablation switches are not CPL's fields.
 """
 
 from __future__ import annotations
@@ -29,18 +30,17 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
+from cnm_minimal.dual_decoder import DualDecoder, DualDecoderConfig, Inputs
 from cnm_minimal.gaussian_mask import predict_segment
 from cnm_minimal.gaussian_proposals import ProposalHead, proposal_masks
-from cnm_minimal.model import CNM, CNMConfig, Inputs
 from cnm_minimal.proposal_losses import diversity_loss, proposal_reconstruction_loss, rank_loss
 from cnm_minimal.proposal_mining import at_proposal, best_proposal, negative_proposals, negative_schedule
 from cnm_minimal.proposal_selection import select_by_vote, select_lowest_loss
-from cnm_minimal.reconstruction import counted_slots
 
 
 @dataclass(frozen=True)
-class CPLConfig(CNMConfig):
-    """CNM's sizes plus CPL's constants; defaults are the authors' Charades-STA values (spec section 7)."""
+class CPLConfig(DualDecoderConfig):
+    """The shared transformer's fields plus CPL's constants; defaults: the authors' Charades-STA values."""
 
     num_proposals: int = 8  # K
     sigma: float = 9.0  # a proposal's std is its width / sigma (Eq. 12.2)
@@ -77,11 +77,12 @@ class CPLPrediction(NamedTuple):
     vote_segment: torch.Tensor  # [B, 2] the vote's answer (Eq. 12.8), whichever selection is configured
 
 
-class CPL(CNM):
+class CPL(DualDecoder):
     def __init__(self, config: CPLConfig = CPLConfig()):
         super().__init__(config)
         self.mask_head = ProposalHead(config.hidden, config.num_proposals)
         self.proposal_token = nn.Parameter(torch.zeros(config.frame_dim))  # appended after the clips
+        self.progress = 1.0  # the share of training begun, e / E: the negatives' schedule (Eq. 12.3)
 
     def generator_state(
         self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor
@@ -92,11 +93,16 @@ class CPL(CNM):
         video = torch.cat([clips, token], dim=1)
         video_padding = torch.zeros(video.shape[:2], dtype=torch.bool, device=video.device)
         video_padding[:, -1] = True
-        padding = ~counted_slots(lengths, words.shape[1])  # slots 0..l: the start token and the words
-        query = self.query_decoder(words + self.positions[: words.shape[1]], padding=padding)
+        query, padding = self.encode_query(words, lengths)
         return self.video_decoder(
             video, padding=video_padding, memory=query, memory_padding=padding, last_only=True
         )[:, -1]
+
+    def generate_mask(
+        self, clips: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The K proposals on projected inputs: ``(centre [B, K], width [B, K])``."""
+        return self.mask_head(self.generator_state(clips, words, lengths))
 
     def proposal_losses(self, x: Inputs, word_ids: torch.Tensor, masks: dict[str, torch.Tensor]) -> dict:
         """Per-sentence reconstruction losses ``[B, K]`` of K weightings ``[B, K, P]`` each (one batched
@@ -115,13 +121,13 @@ class CPL(CNM):
         word_ids: torch.Tensor,
         lengths: torch.Tensor,
         weights: torch.Tensor,
-        hidden_words: torch.Tensor | None = None,
+        masked_words: torch.Tensor | None = None,
         rng: torch.Generator | None = None,
         progress: float = 1.0,
     ) -> CPLOutput:
         """The training pass at ``progress`` = epoch / epochs (Eq. 12.1-12.7)."""
         c = self.config
-        x = self.prepare(frames, words, lengths, word_ids.shape[1], weights, hidden_words, rng)
+        x = self.prepare(frames, words, lengths, word_ids.shape[1], weights, masked_words, rng)
         centre, width = self.generate_mask(x.clips, x.words, lengths)
         slots = x.slots.shape[1]
         masks = proposal_masks(centre, width, slots, c.sigma)
@@ -148,8 +154,13 @@ class CPL(CNM):
             c.alpha1 * rank + c.alpha2 * div,
         )
 
-    def training_pass(self, batch, rng: torch.Generator | None = None, progress: float = 1.0) -> CPLOutput:
-        """:meth:`forward` on a :class:`~cnm_minimal.data.dataset.Batch` (what ``--mode joint`` trains)."""
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        """The negatives move in as training proceeds: ``progress = epoch / epochs``."""
+        self.progress = epoch / epochs
+
+    def training_pass(self, batch, rng: torch.Generator | None = None) -> CPLOutput:
+        """:meth:`forward` on a :class:`~cnm_minimal.data.dataset.Batch` at the current ``progress`` (what
+        ``--mode joint`` trains)."""
         return self(
             batch.frames,
             batch.words,
@@ -157,26 +168,16 @@ class CPL(CNM):
             batch.lengths,
             batch.weights,
             rng=rng,
-            progress=progress,
+            progress=self.progress,
         )
 
-    def reconstructor_loss(self, batch, rng=None):
-        """CNM's step A does not exist for CPL."""
-        raise TypeError("CPL trains one objective with one optimiser: use --mode joint")
-
-    def generator_loss(self, batch, rng=None):
-        """Nor does step B."""
-        raise TypeError("CPL trains one objective with one optimiser: use --mode joint")
-
     @torch.no_grad()
-    def predict_batch(
-        self, batch, frames: torch.Tensor | None = None, rng: torch.Generator | None = None
-    ) -> CPLPrediction:
-        """Inference: every proposal's reconstruction loss (words hidden with ``rng``), the best one's moment
-        (or the vote's, with ``selection="vote"``); ``frames`` replaces the batch's (the time-reversed
-        split)."""
+    def predict_batch(self, batch, frames: torch.Tensor | None = None) -> CPLPrediction:
+        """Inference: every proposal's reconstruction loss (words masked with torch's default generator, which
+        the evaluation seeds), the best one's moment (or the vote's, with ``selection="vote"``); ``frames``
+        replaces the batch's (the time-reversed split)."""
         frames = batch.frames if frames is None else frames
-        x = self.prepare(frames, batch.words, batch.lengths, batch.word_ids.shape[1], batch.weights, rng=rng)
+        x = self.prepare(frames, batch.words, batch.lengths, batch.word_ids.shape[1], batch.weights)
         centre, width = self.generate_mask(x.clips, x.words, batch.lengths)
         masks = proposal_masks(centre, width, x.slots.shape[1], self.config.sigma)
         nll = self.proposal_losses(x, batch.word_ids, {"positive": masks})["positive"]
@@ -196,7 +197,9 @@ class CPL(CNM):
     def sample_nll(self, batch, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Per-sentence losses ``[B]`` of the best proposal, the whole video and the best one's two negatives,
         at the end of the schedule (rho = 1): what the rank loss compares."""
-        out = self.training_pass(batch, rng, progress=1.0)
+        out = self(
+            batch.frames, batch.words, batch.word_ids, batch.lengths, batch.weights, rng=rng, progress=1.0
+        )
         return {
             "positive": at_proposal(out.nll_positive, out.best),
             "hard": out.nll_hard,

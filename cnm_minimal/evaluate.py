@@ -32,35 +32,32 @@ def split_loader(dataset, embeddings, batch_size: int) -> torch.utils.data.DataL
     )
 
 
+def _collect(parts: dict[str, list], prediction, moments: torch.Tensor, index: torch.Tensor) -> None:
+    values = {"predicted": prediction.segment, "centre": prediction.centre, "width": prediction.width}
+    if hasattr(prediction, "vote_segment"):  # a model that proposes several moments: the vote's answer too
+        values["vote"] = prediction.vote_segment
+    for name, value in (values | {"moment": moments, "index": index}).items():
+        parts.setdefault(name, []).append(value.float().cpu() if value.is_floating_point() else value.cpu())
+
+
 @torch.no_grad()
 def predict_split(model, loader, device, reverse_time: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
     """Run inference over a loader: predicted segments, centres, widths, ground truth and dataset indices
     (and, for CPL, the vote's segments, ``"vote"``).
 
     ``reverse_time`` plays every video backwards (its clips in reverse order) and mirrors its moment to
-    ``[1 - e, 1 - s]``; ``seed`` draws the hidden words of a model that reconstructs at inference (CPL)."""
+    ``[1 - e, 1 - s]``; ``seed`` seeds the draws of a model that reconstructs at inference (CPL
+    masks words)."""
     model.eval()
-    rng = torch.Generator().manual_seed(seed)
     parts: dict[str, list] = {"predicted": [], "centre": [], "width": [], "moment": [], "index": []}
-    for batch in loader:
-        batch = batch.to(device)
-        frames, moments = batch.frames, batch.moments
-        if reverse_time:
-            frames, moments = frames.flip(1), torch.stack([1 - moments[:, 1], 1 - moments[:, 0]], dim=1)
-        prediction = model.predict_batch(batch, frames, rng)
-        values = [
-            ("predicted", prediction.segment),
-            ("centre", prediction.centre),
-            ("width", prediction.width),
-            ("moment", moments),
-            ("index", batch.index),
-        ]
-        if hasattr(prediction, "vote_segment"):
-            values.append(("vote", prediction.vote_segment))
-        for name, value in values:
-            parts.setdefault(name, []).append(
-                value.float().cpu() if value.is_floating_point() else value.cpu()
-            )
+    with torch.random.fork_rng(devices=[]):  # a model's draws at inference, seeded, the caller's untouched
+        torch.manual_seed(seed)
+        for batch in loader:
+            batch = batch.to(device)
+            frames, moments = batch.frames, batch.moments
+            if reverse_time:
+                frames, moments = frames.flip(1), torch.stack([1 - moments[:, 1], 1 - moments[:, 0]], dim=1)
+            _collect(parts, model.predict_batch(batch, frames), moments, batch.index)
     return {k: torch.cat(v).numpy() for k, v in parts.items()}
 
 

@@ -100,7 +100,9 @@ def train_config_from_official(config: dict, **overrides) -> TrainConfig:
             warmup_updates=optimiser["warmup_updates"],
             warmup_init_lr=optimiser["warmup_init_lr"],
         )
-        values |= {"architecture": architecture.name} | OFFICIAL_VALUES[architecture.name](model, loss)
+        values |= {"architecture": architecture.name} | OFFICIAL_VALUES[architecture.official_name](
+            model, loss
+        )
         if data.get("feature_path"):
             values["feature_file"] = Path(data["feature_path"]).name
     except (KeyError, TypeError) as missing:
@@ -241,8 +243,8 @@ def cpl_values(model: dict, loss: dict) -> dict:
     )
 
 
-OFFICIAL_VALUES = {"cnm": cnm_values, "cpl": cpl_values}
-"""How each registered architecture's fields are read from an authors' config (by the registry's name)."""
+OFFICIAL_VALUES = {"CNM": cnm_values, "CPL": cpl_values}
+"""How each model's own fields are read from an authors' config, by the authors' ``model.name``."""
 
 
 def model_config_from_official(config: dict) -> CNMConfig:

@@ -37,10 +37,10 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
     return table
 
 
-def choose_hidden_words(
+def choose_masked_words(
     weights: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Which word slots to hide: bool ``[B, L + 1]`` (slot 0, the start token, is never hidden).
+    """Which word slots to mask: bool ``[B, L + 1]`` (slot 0, the start token, is never hidden).
 
     Per sentence, ``max(l // 3, 1)`` distinct positions among its l words with probabilities
     ``softmax(weights)``, drawn without replacement for the whole batch at once: adding Gumbel noise to
@@ -58,10 +58,10 @@ def choose_hidden_words(
     return torch.nn.functional.pad(chosen & valid, (1, 0))
 
 
-def hide_words(words: torch.Tensor, hidden: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
-    """Replace the ``hidden`` slots (bool ``[B, L + 1]``) of ``words [B, L + 1, d]`` by the mask ``token
+def mask_words(words: torch.Tensor, masked: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+    """Replace the ``masked`` slots (bool ``[B, L + 1]``) of ``words [B, L + 1, d]`` by the mask ``token
     [d]``."""
-    return torch.where(hidden[..., None], token.to(words.dtype), words)
+    return torch.where(masked[..., None], token.to(words.dtype), words)
 
 
 def counted_slots(lengths: torch.Tensor, longest: int) -> torch.Tensor:

@@ -1,19 +1,18 @@
 """The model architectures the package knows, by name: what configuring, building, training, checkpointing and
 importing a model of each needs (chapters 9 and 12).
 
-``--model NAME`` looks its name up here, and so do the config, the trainer, the checkpoints and the import of
-the authors' weights: none of them compares a model's name. CNM and its successor CPL are registered below;
-another model (a Gaussian mixture, say) is one :func:`register` call with its classes, and the command line,
-the trainer and ``evaluate`` take it as they take these two.
+``--architecture NAME`` looks its name up here, and so do the config, the trainer, the checkpoints and the
+import of the authors' weights: none of them compares a model's name. CNM and its successor CPL are
+registered below; another model (a Gaussian mixture, say) is one :func:`register` call with its classes, and
+the command line, the trainer and ``evaluate`` take it as they take these two.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from torch import nn
-
 from cnm_minimal.cpl import CPL, CPLConfig
+from cnm_minimal.dual_decoder import DualDecoder, DualDecoderConfig
 from cnm_minimal.model import CNM, CNMConfig
 
 
@@ -21,12 +20,11 @@ from cnm_minimal.model import CNM, CNMConfig
 class Architecture:
     """One model family: its name on the command line and in checkpoints, and what the package needs of it."""
 
-    name: str  # --model NAME; stored in every checkpoint as "architecture"
-    model: type[nn.Module]  # built from its config; has training_pass, predict_batch, sample_nll
-    config: type  # a dataclass of the model's fields (CNMConfig or a subclass)
+    name: str  # --architecture NAME; stored in every checkpoint as "architecture"
+    model: type[DualDecoder]  # built from its config (training_pass, predict_batch, sample_nll, begin_epoch)
+    config: type[DualDecoderConfig]  # the dataclass of the model's fields
     book_size: object  # the config a run starts from: the book's laptop size
     modes: tuple[str, ...]  # the training schemes it has: "alternating" (steps A and B), "joint"
-    ignores: tuple[str, ...] = ()  # fields of its config it inherits but does not read (kept at book_size)
     official_name: str | None = None  # model.name in the authors' JSON configs and checkpoints
     summary: str = ""
 
@@ -52,11 +50,13 @@ def unregister(name: str) -> None:
 def get(name: str) -> Architecture:
     """The architecture called ``name``; an error lists the known ones."""
     if name not in ARCHITECTURES:
-        raise ValueError(f"--model {name}: no such model; the package knows {', '.join(ARCHITECTURES)}")
+        raise ValueError(
+            f"--architecture {name}: no such architecture; the package knows {', '.join(ARCHITECTURES)}"
+        )
     return ARCHITECTURES[name]
 
 
-def of_model(model: nn.Module) -> Architecture:
+def of_model(model: DualDecoder) -> Architecture:
     """The architecture a model instance belongs to (its exact class)."""
     found = [a for a in ARCHITECTURES.values() if type(model) is a.model]
     if not found:
@@ -100,14 +100,6 @@ register(
         CPLConfig,
         CPLConfig(hidden=128, video_layers=2, query_layers=2),
         ("joint",),
-        ignores=(
-            "alpha",
-            "max_width",
-            "mask_shape",
-            "use_hard_negative",
-            "use_easy_negative",
-            "clip_positions",
-        ),
         official_name="CPL",
         summary="K Gaussian proposals, one objective (chapter 12)",
     )

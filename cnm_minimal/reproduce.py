@@ -56,18 +56,16 @@ class Recipe:
     name: str
     what: str
     command: str
-    arguments: tuple[str, ...]
+    arguments: str  # the command's arguments as typed (``{real}``: the real data's three options)
     groups: tuple[str, ...] = ("charades-sta",)
     features: TimelineKnobs | None = FULL_FEATURES
     word_vectors: bool = True
     committed: str = ""
     minutes: str = ""  # the wall time measured on two CPU cores, in words
-    simulate: tuple[
-        str, ...
-    ] = ()  # a simulated data set to write first (``simulate`` arguments), unless present
+    simulate: str = ""  # a simulated data set to write first (``simulate`` arguments), unless present
 
 
-_REAL = ("--data", "{sta}", "--feature-file", "{features}", "--word-vectors", "{word_vectors}")
+_REAL = "--data {sta} --feature-file {features} --word-vectors {word_vectors}"
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
@@ -75,7 +73,7 @@ RECIPES: dict[str, Recipe] = {
             "chapter9",
             "chapter 9: CNM on the real Charades-STA annotations, book size (one run)",
             "train",
-            (*_REAL, "--kept-words", "400", "--epochs", "4", "--lr", "1e-3", "--seed", "0", "--out", "{out}"),
+            "{real} --kept-words 400 --epochs 4 --lr 1e-3 --seed 0 --out {out}",
             features=BOOK_FEATURES,
             committed="book/results/chapter9/results.json",
             minutes="4.0 min with the features",
@@ -84,21 +82,7 @@ RECIPES: dict[str, Recipe] = {
             "cnm-split",
             "chapters 9 and 11: CNM on CNM's split, timeline features, 3 seeds",
             "ablations",
-            (
-                "--variants",
-                "full",
-                "--seeds",
-                "0",
-                "1",
-                "2",
-                *_REAL,
-                "--epochs",
-                "2",
-                "--lr",
-                "1e-3",
-                "--out",
-                "{out}",
-            ),
+            "--variants full --seeds 0 1 2 {real} --epochs 2 --lr 1e-3 --out {out}",
             committed="book/results/timelines/cnm_split",
             minutes="17 min of training",
         ),
@@ -106,26 +90,8 @@ RECIPES: dict[str, Recipe] = {
             "charades-cd",
             "chapter 11: CNM trained and tested on Charades-CD, 3 seeds",
             "ablations",
-            (
-                "--variants",
-                "full",
-                "--seeds",
-                "0",
-                "1",
-                "2",
-                "--data",
-                "{cd}",
-                "--feature-file",
-                "{features}",
-                "--word-vectors",
-                "{word_vectors}",
-                "--epochs",
-                "2",
-                "--lr",
-                "1e-3",
-                "--out",
-                "{out}",
-            ),
+            "--variants full --seeds 0 1 2 --data {cd} --feature-file {features} "
+            "--word-vectors {word_vectors} --epochs 2 --lr 1e-3 --out {out}",
             groups=("charades-sta", "charades-cd"),
             committed="book/results/timelines/charades_cd",
             minutes="22 min of training",
@@ -134,19 +100,7 @@ RECIPES: dict[str, Recipe] = {
             "study",
             "chapter 10: the ablations x temporal prior study (natural and balanced), 3 seeds",
             "study",
-            (
-                "--charades",
-                "{sta}",
-                "--out",
-                "{out}",
-                "--work",
-                "{out}/runs",
-                *_REAL,
-                "--epochs",
-                "1",
-                "--lr",
-                "1e-3",
-            ),
+            "--charades {sta} --out {out} --work {out}/runs {real} --epochs 1 --lr 1e-3",
             committed="book/results/timelines/study",
             minutes="220 min of training",
         ),
@@ -154,24 +108,7 @@ RECIPES: dict[str, Recipe] = {
             "cpl-vs-cnm",
             "chapter 12: CPL (authors' lambda) beside CNM, 3 seeds, Charades-CD scored",
             "ablations",
-            (
-                "--variants",
-                "cpl",
-                "full",
-                "--seeds",
-                "0",
-                "1",
-                "2",
-                *_REAL,
-                "--cd-splits",
-                "{cd}",
-                "--epochs",
-                "2",
-                "--lr",
-                "1e-3",
-                "--out",
-                "{out}",
-            ),
+            "--variants cpl full --seeds 0 1 2 {real} --cd-splits {cd} --epochs 2 --lr 1e-3 --out {out}",
             groups=("charades-sta", "charades-cd"),
             committed="book/results/timelines/cpl_vs_cnm",
             minutes="27 min of training",
@@ -180,29 +117,8 @@ RECIPES: dict[str, Recipe] = {
             "cpl-lambda045",
             "chapter 12: CPL with lambda 0.45, 3 seeds, Charades-CD scored",
             "ablations",
-            (
-                "--variants",
-                "cpl",
-                "--model",
-                "cpl",
-                "--mode",
-                "joint",
-                "--div-lambda",
-                "0.45",
-                "--seeds",
-                "0",
-                "1",
-                "2",
-                *_REAL,
-                "--cd-splits",
-                "{cd}",
-                "--epochs",
-                "2",
-                "--lr",
-                "1e-3",
-                "--out",
-                "{out}",
-            ),
+            "--variants cpl --architecture cpl --mode joint --div-lambda 0.45 --seeds 0 1 2 {real} "
+            "--cd-splits {cd} --epochs 2 --lr 1e-3 --out {out}",
             groups=("charades-sta", "charades-cd"),
             committed="book/results/timelines/cpl_lambda045",
             minutes="21 min of training",
@@ -211,17 +127,7 @@ RECIPES: dict[str, Recipe] = {
             "full-scale",
             "chapter 13: the authors' configuration, 50 epochs, bfloat16 autocast",
             "train",
-            (
-                "--config",
-                "{repo}/configs/charades_i3d.json",
-                *_REAL,
-                "--cd-splits",
-                "{cd}",
-                "--amp",
-                "true",
-                "--out",
-                "{out}",
-            ),
+            "--config {repo}/configs/charades_i3d.json {real} --cd-splits {cd} --amp true --out {out}",
             groups=("charades-sta", "charades-cd"),
             committed="book/results/full_scale",
             minutes="115 min for 17 of the 50 epochs",
@@ -231,34 +137,12 @@ RECIPES: dict[str, Recipe] = {
             "chapters 10 and 11: the ablations and the clip-position probe on a simulated benchmark of "
             "1,000 videos, 3 seeds",
             "ablations",
-            (
-                "--data",
-                "{sim}",
-                "--out",
-                "{out}",
-                "--epochs",
-                "10",
-                "--lr",
-                "1e-3",
-                "--warmup-updates",
-                "100",
-                "--seeds",
-                "0",
-                "1",
-                "2",
-                "--variants",
-                "full",
-                "no_gaussian",
-                "no_hard",
-                "no_easy",
-                "no_negatives",
-                "joint",
-                "clip_positions",
-            ),
+            "--data {sim} --out {out} --epochs 10 --lr 1e-3 --warmup-updates 100 --seeds 0 1 2 "
+            "--variants full no_gaussian no_hard no_easy no_negatives joint clip_positions",
             groups=(),
             features=None,
             word_vectors=False,
-            simulate=("sample", "--out", "{sim}", "--num-videos", "1000", "--seed", "2023"),
+            simulate="sample --out {sim} --num-videos 1000 --seed 2023",
             committed="book/results/ablations",
             minutes="29 min of training",
         ),
@@ -266,7 +150,7 @@ RECIPES: dict[str, Recipe] = {
             "bias-charades-sta",
             "chapter 11: the video-blind baselines of Charades-STA",
             "bias",
-            ("--charades", "{sta}", "--json", "{out}/charades_sta.json"),
+            "--charades {sta} --json {out}/charades_sta.json",
             features=None,
             word_vectors=False,
             committed="book/results/bias/charades_sta.json",
@@ -276,7 +160,7 @@ RECIPES: dict[str, Recipe] = {
             "bias-charades-cd",
             "chapter 11: the video-blind baselines of Charades-CD",
             "bias",
-            ("--charades-cd", "{cd}", "--json", "{out}/charades_cd_baselines.json"),
+            "--charades-cd {cd} --json {out}/charades_cd_baselines.json",
             groups=("charades-cd",),
             features=None,
             word_vectors=False,
@@ -373,7 +257,8 @@ def arguments(
         "features": features or "",
         "word_vectors": word_vectors or "",
     }
-    return [argument.format(**{k: str(v) for k, v in values.items()}) for argument in recipe.arguments]
+    typed = recipe.arguments.replace("{real}", _REAL).split()
+    return [argument.format(**{k: str(v) for k, v in values.items()}) for argument in typed]
 
 
 class CommandFailed(RuntimeError):
@@ -422,7 +307,7 @@ def reproduce(
     features = timeline_features(root, recipe.features, log=log) if recipe.features else None
     steps["features_s"] = time.perf_counter() - start
     if recipe.simulate and not (Path(root) / SIMULATED / "manifest.json").is_file():
-        run("simulate", [a.format(sim=Path(root) / SIMULATED) for a in recipe.simulate], log)
+        run("simulate", [a.format(sim=Path(root) / SIMULATED) for a in recipe.simulate.split()], log)
     argv = arguments(recipe, root, out, vectors, features)
     if recipe.command == "train" and fresh and out.exists():
         argv.append("--overwrite")

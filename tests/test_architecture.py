@@ -30,8 +30,8 @@ LAYERS = [
         "proposal_losses",
         "proposal_selection",
     },
-    {"model", "cpl", "registry"},
-    {"config", "checkpoints", "distributed", "evaluate", "bias", "train"},
+    {"dual_decoder", "model", "cpl", "registry"},
+    {"config", "checkpoints", "distributed", "hardware", "resume", "evaluate", "bias", "train"},
     {"ablations", "official", "study", "reproduce"},
     {"book.notebook", "book.plots", "book.widgets"},
 ]

@@ -33,6 +33,7 @@ CORE_MODULES = [
     "cnm_minimal.attention",
     "cnm_minimal.reconstruction",
     "cnm_minimal.losses",
+    "cnm_minimal.dual_decoder",
     "cnm_minimal.model",
     "cnm_minimal.config",
     "cnm_minimal.checkpoints",

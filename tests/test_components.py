@@ -30,10 +30,10 @@ from cnm_minimal.losses import ivc_loss, reconstruction_loss
 from cnm_minimal.model import CNM, CNMConfig
 from cnm_minimal.negatives import mine_samples, stack_samples
 from cnm_minimal.reconstruction import (
-    choose_hidden_words,
+    choose_masked_words,
     counted_slots,
-    hide_words,
     label_smoothed_nll,
+    mask_words,
     sinusoidal_positions,
 )
 
@@ -223,12 +223,12 @@ def test_positions_table():
 def test_masked_positions_count_range_and_seed():
     lengths = torch.tensor([1, 2, 3, 7, 13])
     weights = torch.ones(5, 13)
-    masked = choose_hidden_words(weights, lengths, torch.Generator().manual_seed(0))
+    masked = choose_masked_words(weights, lengths, torch.Generator().manual_seed(0))
     assert masked.shape == (5, 14) and not masked[:, 0].any()
     assert masked.sum(1).tolist() == [1, 1, 1, 2, 4]
     for row, l in zip(masked, lengths.tolist()):
         assert not row[l + 1 :].any()
-    again = choose_hidden_words(weights, lengths, torch.Generator().manual_seed(0))
+    again = choose_masked_words(weights, lengths, torch.Generator().manual_seed(0))
     assert torch.equal(masked, again)
 
 
@@ -250,7 +250,7 @@ def test_masked_positions_follow_softmax_weights_without_replacement():
     p = torch.softmax(weights, -1)[0].numpy()
     draws = 20000
     generator = torch.Generator().manual_seed(1)
-    masked = choose_hidden_words(weights.expand(draws, -1), torch.full((draws,), 6), generator)
+    masked = choose_masked_words(weights.expand(draws, -1), torch.full((draws,), 6), generator)
     frequency = masked[:, 1:].float().mean(0).numpy()
     np.testing.assert_allclose(frequency, exact_inclusion(p, 2), atol=0.012)
     assert frequency[0] > 1.5 * frequency[1]  # content words are hidden more often
@@ -259,7 +259,7 @@ def test_masked_positions_follow_softmax_weights_without_replacement():
 def test_mask_words_and_loss_mask():
     words = torch.arange(2 * 4 * 3, dtype=torch.float32).view(2, 4, 3)
     masked = torch.tensor([[False, True, False, False], [False, False, False, True]])
-    out = hide_words(words, masked, torch.full((3,), -1.0))
+    out = mask_words(words, masked, torch.full((3,), -1.0))
     assert (out[0, 1] == -1).all() and (out[1, 3] == -1).all() and torch.equal(out[0, 2], words[0, 2])
     assert counted_slots(torch.tensor([3, 1]), 3).tolist() == [[True, True, True], [True, True, False]]
 
@@ -312,9 +312,9 @@ def test_a_sentence_reconstructs_the_same_alone_or_next_to_a_longer_one():
     frames, words, ids, lengths, weights = toy_batch((3, 5))
     masked = torch.zeros(2, 6, dtype=torch.bool)
     masked[:, 2] = True
-    together = model(frames, words, ids, lengths, weights, hidden_words=masked)
+    together = model(frames, words, ids, lengths, weights, masked_words=masked)
     alone = model(
-        frames[:1], words[:1, :4], ids[:1, :3], lengths[:1], weights[:1, :3], hidden_words=masked[:1, :4]
+        frames[:1], words[:1, :4], ids[:1, :3], lengths[:1], weights[:1, :3], masked_words=masked[:1, :4]
     )
     torch.testing.assert_close(
         together.logits_positive[0, :3], alone.logits_positive[0], rtol=1e-5, atol=1e-5

@@ -1,6 +1,7 @@
 """CPL beside CNM: the K Gaussian proposals, the scheduled negatives, the losses, the selection, the model,
 the trainer and the command line (cnm_minimal/gaussian_proposals.py ... cnm_minimal/cpl.py)."""
 
+import inspect
 import json
 import math
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ from cnm_minimal.__main__ import main
 from cnm_minimal.checkpoints import load_checkpoint, model_from_checkpoint
 from cnm_minimal.config import ConfigError, TrainConfig
 from cnm_minimal.cpl import CPL, CPLConfig
+from cnm_minimal.dual_decoder import DualDecoder
 from cnm_minimal.gaussian_mask import predict_segment
 from cnm_minimal.gaussian_proposals import ProposalHead, proposal_masks
 from cnm_minimal.losses import hinge
@@ -146,10 +148,10 @@ def test_the_training_pass_reconstructs_each_proposal_as_cnm_reconstructs_one_ma
         batch.word_ids,
         batch.lengths,
         batch.weights,
-        hidden_words=hidden,
+        masked_words=hidden,
         progress=0.5,
     )
-    x = model.prepare(batch.frames, batch.words, batch.lengths, 6, hidden_words=hidden)
+    x = model.prepare(batch.frames, batch.words, batch.lengths, 6, masked_words=hidden)
     for k in range(3):  # the batched pass equals one mask at a time
         alone = model.sample_losses(x, batch.word_ids, {"p": out.masks[:, k], "l": out.left[:, k]})
         assert torch.allclose(alone["p"], out.nll_positive[:, k], atol=1e-5)
@@ -164,7 +166,8 @@ def test_one_backward_reaches_every_parameter_the_proposal_token_included():
     torch.manual_seed(0)
     model = CPL(CPLConfig(**SMALL)).train()
     batch = batch_of(model.config)
-    out = model.training_pass(batch, torch.Generator().manual_seed(0), progress=0.3)
+    model.begin_epoch(3, 10)
+    out = model.training_pass(batch, torch.Generator().manual_seed(0))
     (out.rec_loss + out.ivc_loss).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert missing == []
@@ -189,12 +192,35 @@ def test_the_proposal_token_reads_the_clips_and_is_never_a_key():
     assert torch.allclose(state, x[:, 0], atol=1e-5)
 
 
+def test_the_trainer_s_epoch_hook_sets_the_negatives_schedule():
+    torch.manual_seed(0)
+    model = CPL(CPLConfig(**SMALL)).eval()
+    batch = batch_of(model.config)
+    model.begin_epoch(3, 10)
+    out = model.training_pass(batch, torch.Generator().manual_seed(0))
+    by_hand = model(
+        *(batch.frames, batch.words, batch.word_ids, batch.lengths, batch.weights),
+        rng=torch.Generator().manual_seed(0),
+        progress=0.3,
+    )
+    assert torch.equal(out.left, by_hand.left) and torch.equal(out.rec_loss, by_hand.rec_loss)
+    model.begin_epoch(10, 10)
+    assert not torch.equal(model.training_pass(batch, torch.Generator().manual_seed(0)).left, out.left)
+
+
+def predict_seeded(model, batch, seed: int):
+    """CPL's inference masks words with torch's default CPU generator, as the evaluation seeds it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return model.predict_batch(batch)
+
+
 def test_inference_keeps_the_lowest_loss_proposal_and_is_repeatable_with_its_generator():
     torch.manual_seed(0)
     model = CPL(CPLConfig(**SMALL)).eval()
     batch = batch_of(model.config)
-    a = model.predict_batch(batch, rng=torch.Generator().manual_seed(1))
-    b = model.predict_batch(batch, rng=torch.Generator().manual_seed(1))
+    a = predict_seeded(model, batch, 1)
+    b = predict_seeded(model, batch, 1)
     assert torch.equal(a.segment, b.segment) and torch.equal(a.nll, b.nll)
     k = a.nll.argmin(-1)
     assert torch.equal(a.segment, a.proposals[torch.arange(3), k])
@@ -204,22 +230,25 @@ def test_inference_keeps_the_lowest_loss_proposal_and_is_repeatable_with_its_gen
     )
     vote = CPL(CPLConfig(**SMALL, selection="vote")).eval()
     vote.load_state_dict(model.state_dict())
-    c = vote.predict_batch(batch, rng=torch.Generator().manual_seed(1))
+    c = predict_seeded(vote, batch, 1)
     assert torch.equal(c.segment, a.vote_segment) and torch.equal(c.vote_segment, a.vote_segment)
 
 
-def test_cpl_refuses_the_alternating_steps():
-    model = CPL(CPLConfig(**SMALL))
-    with pytest.raises(TypeError, match="--mode joint"):
-        model.reconstructor_loss(None)
+def test_cpl_and_cnm_are_siblings_over_the_dual_decoder():
+    """CPL has no alternating steps to refuse, and CNM no parameter that only CPL reads."""
+    assert issubclass(CPL, DualDecoder) and not issubclass(CPL, CNM) and issubclass(CNM, DualDecoder)
+    assert not hasattr(CPL, "reconstructor_loss") and not hasattr(CPL, "generator_loss")
+    for method in ("training_pass", "predict_batch", "sample_nll"):
+        assert not {"progress"} & set(inspect.signature(getattr(CNM, method)).parameters)
+    assert "rng" not in inspect.signature(CNM.predict_batch).parameters
 
 
 @pytest.mark.parametrize(
     "values, message",
     [
         (dict(architecture="cpl"), "use --mode joint"),
-        (dict(num_proposals=4), "--num-proposals is an option of CPL: add --model cpl"),
-        (dict(architecture="cpl", mode="joint", max_width=0.3), "--max-width 0.3 is an option of CNM"),
+        (dict(num_proposals=4), "--num-proposals is an option of CPL: add --architecture cpl"),
+        (dict(architecture="cpl", mode="joint", max_width=0.3), "--max-width is an option of CNM"),
         (
             dict(architecture="cpl", mode="joint", num_proposals=0),
             "--num-proposals 0: input should be greater",
@@ -286,12 +315,12 @@ def test_cpl_trains_evaluates_and_resumes_exactly(tmp_path):
 
 
 def test_the_cli_trains_cpl_and_evaluates_its_checkpoint(tmp_path, capsys):
-    flags = [f"--{'model' if k == 'architecture' else k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
     assert main(["train", *flags, "--epochs", "1", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["config"]["architecture"] == "cpl"
     assert main(["evaluate", str(tmp_path / "best.pt"), "--device", "cpu"]) == 0
     assert "time-reversed" in capsys.readouterr().out
-    assert main(["train", "--model", "cpl", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "--architecture", "cpl", "--out", str(tmp_path / "x")]) == 2
     assert "use --mode joint" in capsys.readouterr().err
 
 

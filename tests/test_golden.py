@@ -80,7 +80,7 @@ def golden_deviations(golden, fast: bool) -> dict[str, float]:
         x["words_id"],
         x["words_len"],
         torch.zeros_like(x["weights"]),
-        hidden_words=x["masked_positions"].bool(),
+        masked_words=x["masked_positions"].bool(),
     )
     deviations = {
         key: float(

@@ -126,7 +126,7 @@ def test_imported_golden_parameters_reproduce_the_golden_forward(tmp_path):
         x["words_id"],
         x["words_len"],
         torch.zeros_like(x["weights"]),
-        hidden_words=x["masked_positions"].bool(),
+        masked_words=x["masked_positions"].bool(),
     )
     np.testing.assert_allclose(out.ivc_loss.detach().numpy(), golden["train/ivc_loss"], atol=1e-5)
     np.testing.assert_allclose(out.logits_positive.detach().numpy(), golden["train/words_logit"], atol=1e-5)

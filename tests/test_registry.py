@@ -67,7 +67,7 @@ def shifted():
 
 def test_a_registered_model_trains_and_evaluates_through_the_command_line(shifted, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--model", "shifted", "--shift", "0.2", "--out", str(out), *TINY]) == 0
+    assert main(["train", "--architecture", "shifted", "--shift", "0.2", "--out", str(out), *TINY]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["architecture"] == "shifted" and results["config"]["model"]["shift"] == 0.2
     state = load_checkpoint(out / "best.pt")
@@ -79,21 +79,23 @@ def test_a_registered_model_trains_and_evaluates_through_the_command_line(shifte
 
 def test_its_options_belong_to_it(shifted, tmp_path, capsys):
     code = main(["train", "--shift", "0.2", "--out", str(tmp_path / "run"), *TINY])
-    assert code == 2 and "--shift is an option of shifted: add --model shifted" in capsys.readouterr().err
+    assert (
+        code == 2 and "--shift is an option of shifted: add --architecture shifted" in capsys.readouterr().err
+    )
 
 
 def test_an_unknown_model_is_named_with_the_known_ones():
-    with pytest.raises(ValueError, match="no such model; the package knows cnm, cpl"):
+    with pytest.raises(ValueError, match="no such architecture; the package knows cnm, cpl"):
         registry.get("pps")
 
 
 def test_a_checkpoint_of_an_unregistered_model_is_refused_by_name(shifted, tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--model", "shifted", "--out", str(out), *TINY]) == 0
+    assert main(["train", "--architecture", "shifted", "--out", str(out), *TINY]) == 0
     registry.unregister("shifted")
     from cnm_minimal.checkpoints import CheckpointError, model_from_checkpoint
 
-    with pytest.raises(CheckpointError, match="--model shifted: no such model"):
+    with pytest.raises(CheckpointError, match="--architecture shifted: no such architecture"):
         model_from_checkpoint(out / "best.pt")
     registry.register(shifted)
 

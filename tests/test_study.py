@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnm_minimal import train
+from cnm_minimal import resume, train
 from cnm_minimal.config import ConfigError, TrainConfig
 from cnm_minimal.data.dataset import play_backwards
 from cnm_minimal.data.timelines import Action, ActionClass, Timeline, read_classes, read_timelines
@@ -90,11 +90,11 @@ def test_reverse_fraction_reaches_the_training_split_only():
 def test_a_run_recorded_before_an_option_existed_resumes_when_the_option_keeps_its_default():
     stored = asdict(TrainConfig())
     del stored["reverse_fraction"]
-    assert train.resume_changes(stored, TrainConfig(), allow=False) == []
+    assert resume.resume_changes(stored, TrainConfig(), allow=False) == []
     with pytest.raises(
         ConfigError, match=r"cannot change --reverse-fraction 0.0 -> 0.5 \(the training videos\)"
     ):
-        train.resume_changes(stored, TrainConfig(reverse_fraction=0.5), allow=True)
+        resume.resume_changes(stored, TrainConfig(reverse_fraction=0.5), allow=True)
 
 
 @pytest.mark.skipif(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnm_minimal import train
+from cnm_minimal import config, train
 from cnm_minimal.checkpoints import load_checkpoint, model_from_checkpoint
 from cnm_minimal.config import TrainConfig
 from cnm_minimal.data.annotations import Query
@@ -41,7 +41,7 @@ def data():
 
 
 def test_learning_rate_schedule():
-    factor = train.learning_rate_factor(TrainConfig(lr=4e-4, warmup_updates=400, warmup_init_lr=1e-7))
+    factor = config.learning_rate_factor(TrainConfig(lr=4e-4, warmup_updates=400, warmup_init_lr=1e-7))
     assert factor(0) * 4e-4 == pytest.approx(1e-7)
     assert factor(200) * 4e-4 == pytest.approx(1e-7 + 200 * (4e-4 - 1e-7) / 400)
     assert factor(400) * 4e-4 == pytest.approx(4e-4)
@@ -65,15 +65,15 @@ def first_batch(run):
 def test_each_step_moves_only_its_own_parameters(data, tmp_path):
     run = train.start_run(tiny(out=str(tmp_path)), data)
     batch, model = first_batch(run), run.model.train()
-    head = [p.detach().clone() for p in model.generator_parameters()]
+    head = [p.detach().clone() for p in model.head_parameters()]
     rest = [p.detach().clone() for p in model.reconstructor_parameters()]
     train.reconstructor_step(run, batch)
-    assert all(torch.equal(a, b) for a, b in zip(head, model.generator_parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(head, model.head_parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(rest, model.reconstructor_parameters()))
     rest = [p.detach().clone() for p in model.reconstructor_parameters()]
     train.generator_step(run, batch)
     assert all(torch.equal(a, b) for a, b in zip(rest, model.reconstructor_parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(head, model.generator_parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(head, model.head_parameters()))
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def test_step_b_shortcut_gives_the_head_gradient_of_the_full_forward(data, tmp_p
     L_IVC."""
     run = train.start_run(tiny(out=str(tmp_path), dropout=0.0, **variant), data)
     batch, model = first_batch(run), run.model.train()
-    head = model.generator_parameters()
+    head = model.head_parameters()
     shortcut = torch.autograd.grad(model.generator_loss(batch, torch.Generator().manual_seed(3)), head)
     out = model(
         batch.frames,

@@ -51,12 +51,13 @@ def proposal_spread(checkpoint: Path, data, batch_size: int = 64) -> dict:
     the mean and standard deviation over queries of its segment's centre and width, and the share of queries
     whose answer it is. A spread near 0 means proposal k is the same window for every query."""
     model = model_from_checkpoint(checkpoint).model.eval()
-    rng = torch.Generator().manual_seed(0)
     segments, answers = [], []
-    for batch in split_loader(data.splits["test"], data.embeddings, batch_size):
-        out = model.predict_batch(batch, rng=rng)
-        segments.append(out.proposals)
-        answers.append(out.nll.argmin(dim=-1))
+    with torch.random.fork_rng(devices=[]):  # the masked words of CPL's inference, seeded
+        torch.manual_seed(0)
+        for batch in split_loader(data.splits["test"], data.embeddings, batch_size):
+            out = model.predict_batch(batch)
+            segments.append(out.proposals)
+            answers.append(out.nll.argmin(dim=-1))
     segments, answers = torch.cat(segments), torch.cat(answers)
     centre, width = segments.mean(dim=-1), segments[..., 1] - segments[..., 0]
     share = torch.bincount(answers, minlength=segments.shape[1]).double() / len(answers)
