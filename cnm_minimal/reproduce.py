@@ -254,7 +254,7 @@ def arguments(
         "out": out,
         "repo": repository_root() or ".",
         "sim": Path(root) / SIMULATED,
-        "features": features or "",
+        "features": Path(features).resolve() if features else "",  # --data {sta} would prefix a relative one
         "word_vectors": word_vectors or "",
     }
     typed = recipe.arguments.replace("{real}", _REAL).split()

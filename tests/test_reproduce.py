@@ -52,6 +52,13 @@ def test_every_recipe_names_its_committed_result_and_fills_every_placeholder(tmp
         assert recipe.groups or recipe.simulate, recipe.name  # public files, or simulated ones
 
 
+def test_a_relative_data_root_gives_the_run_a_features_path_it_can_open(tmp_path, monkeypatch):
+    """The features file is passed beside ``--data {sta}``, which would prefix a relative path."""
+    monkeypatch.chdir(tmp_path)
+    filled = rp.arguments(rp.RECIPES["cnm-split"], Path("data"), Path("out"), None, Path("data/f.hdf5"))
+    assert filled[filled.index("--feature-file") + 1] == str(tmp_path / "data" / "f.hdf5")
+
+
 def test_files_fetched_into_their_folders_or_straight_into_the_data_root_are_both_found(tmp_path):
     assert rp.folders(tmp_path)["charades-sta"] == tmp_path / "charades-sta"  # nothing there yet
     (tmp_path / "cnm_train.json").write_text("[]")  # download get --dest DIR
