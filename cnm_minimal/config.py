@@ -76,18 +76,8 @@ class TrainConfig:
     def build(cls, **values) -> TrainConfig:
         """A config from flat values: model fields (``hidden=64``) go into ``model``, the rest stay; the
         model's config is the one of the architecture ``architecture`` names (:mod:`cnm_minimal.registry`)."""
-        try:
-            architecture = registry.get(values.get("architecture", "cnm"))
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-        model_names = set(registry.model_fields()) - set(FROM_DATA)
-        run_names = {f.name for f in fields(cls)} - {"model"}
-        unknown = sorted(set(values) - model_names - run_names - {"model"})
-        if unknown:
-            raise ConfigError(
-                f"unknown option(s) {', '.join('--' + _flag(n) for n in unknown)} "
-                "(python -m cnm_minimal train --help lists them)"
-            )
+        architecture = _architecture(values.get("architecture", cls.architecture))
+        _refuse_unknown(values, {f.name for f in fields(cls)})
         values = _without_foreign_options(values, architecture)
         model = values.pop("model", architecture.book_size)
         model = asdict(model) if isinstance(model, DualDecoderConfig) else dict(model)
@@ -100,6 +90,22 @@ class TrainConfig:
         """The config as one flat dict (the inverse of :meth:`build`)."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         return values | {k: v for k, v in asdict(self.model).items() if k not in FROM_DATA}
+
+
+def _architecture(name: str) -> registry.Architecture:
+    try:
+        return registry.get(name)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _refuse_unknown(values: dict, run_names: set[str]) -> None:
+    unknown = sorted(set(values) - (set(registry.model_fields()) - set(FROM_DATA)) - run_names)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join('--' + _flag(n) for n in unknown)} "
+            "(python -m cnm_minimal train --help lists them)"
+        )
 
 
 def _model_defaults() -> dict:
@@ -198,10 +204,7 @@ def validate(config: TrainConfig) -> None:
 
 def validate_architecture(config: TrainConfig) -> None:
     """The run's model config is its architecture's, trained by a scheme the architecture has."""
-    try:
-        architecture = registry.get(config.architecture)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    architecture = _architecture(config.architecture)
     if type(config.model) is not architecture.config:
         raise ConfigError(
             f"--architecture {config.architecture} with a {type(config.model).__name__}: build the config "

@@ -13,7 +13,7 @@ masked words and the label-smoothed next-word loss (chapter 6), the hinge (chapt
 * one objective, ``L_rec + alpha1 L_rank + alpha2 L_div``, trained by one optimiser
   (:mod:`cnm_minimal.proposal_losses`, Eq. 12.4-12.7): the trainer's ``--mode joint``;
 * inference reconstructs the query from each proposal and keeps the best (or the vote,
-  :mod:`cnm_minimal.proposal_selection`, Eq. 12.8), so unlike CNM it needs the sentence's words and hides
+  :mod:`cnm_minimal.proposal_selection`, Eq. 12.8), so unlike CNM it needs the sentence's words and masks
   some.
 
 :class:`CPL` and :class:`~cnm_minimal.model.CNM` are siblings: both are a

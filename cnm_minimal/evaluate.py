@@ -2,7 +2,7 @@
 
 Inference is the model's :meth:`predict_batch <cnm_minimal.model.CNM.predict_batch>`: for CNM mask generation
 alone, the moment ``[max(c - w/2, 0), min(c + w/2, 1)]``; for CPL the proposal that reconstructs the query
-best (words hidden by a generator seeded per split, so every evaluation of a model gives the same numbers).
+best (words masked by a generator seeded per split, so every evaluation of a model gives the same numbers).
 The metrics are chapter 1's R@1 at IoU 0.1/0.3/0.5/0.7/0.9 and mIoU, over every query of a split, over its
 prior-hard queries (where the best constant window scores IoU < 0.3, chapter 11) and over the split played
 backwards (time-reversed: a model that reads the clips follows the moment), with Charades-CD's discounted
@@ -84,7 +84,7 @@ def centre_correlation(predictions: dict[str, np.ndarray]) -> float:
 @torch.no_grad()
 def reconstruction_gaps(model, loader, device, seed: int = 0) -> dict[str, float]:
     """Mean per-sentence reconstruction loss of the positive and of each negative over a split (the same
-    hidden words for all, drawn with ``seed``), and the gaps ``negative - positive``: what the hinges (Eq.
+    masked words for all, drawn with ``seed``), and the gaps ``negative - positive``: what the hinges (Eq.
     7.2) see. CNM: the hard and the easy negative (``gap_hard``, ``gap_easy``), whatever the run's ablation;
     CPL: the whole video and the best proposal's left and right negatives."""
     model.eval()

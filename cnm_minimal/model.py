@@ -116,7 +116,7 @@ class CNM(DualDecoder):
         rng: torch.Generator | None = None,
     ) -> CNMOutput:
         """The full training pass: mask, the samples, both losses (``weights`` are the 2/1 masking weights;
-        ``masked_words [B, L + 1]`` overrides the random choice of hidden words)."""
+        ``masked_words [B, L + 1]`` overrides the random choice of masked words)."""
         c = self.config
         x = self.prepare(frames, words, lengths, word_ids.shape[1], weights, masked_words, rng)
         centre, width = self.generate_mask(x.clips, x.words, lengths)

@@ -1,6 +1,6 @@
 """Which of the K proposals is the answer: the lowest reconstruction loss, or a vote (CPL, chapter 12).
 
-CPL has no score head: at inference the reconstructor runs on every proposal (words hidden as in training) and
+CPL has no score head: at inference the reconstructor runs on every proposal (words masked as in training) and
 the answer is the proposal that rebuilds the query best, ``argmin_k L^p_k``. The vote variant of the authors'
 code lets the proposals agree instead: with ``c_j = IoU(p_best, p_j)``, the overlap of proposal j with the
 lowest-loss one,

@@ -1,4 +1,4 @@
-"""Masked reconstruction (semantic completion): rebuild the hidden words from the clips (chapter 6).
+"""Masked reconstruction (semantic completion): rebuild the masked words from the clips (chapter 6).
 
 The reconstructor learns what a sentence says about a video by filling in its blanks. Per sentence of
 length l, ``n = max(floor(l / 3), 1)`` distinct words are hidden, each drawn with probability

@@ -123,7 +123,7 @@ def train_epoch(run: Run) -> np.ndarray:
     """One pass over the training split; returns the mean ``(L_rec, L_IVC)``."""
     c, rank = run.config, distributed.rank_and_world()[0]
     epoch_seed = c.seed * 1000 + run.epoch
-    seed_everything(epoch_seed + 7919 * rank)  # each process its own dropout and hidden words
+    seed_everything(epoch_seed + 7919 * rank)  # each process its own dropout and masked words
     run.word_rng.manual_seed(epoch_seed + 500 + 7919 * rank)
     batches = distributed.train_loader(
         run.data.splits["train"],

@@ -11,6 +11,7 @@ import pytest
 from cnm_minimal import registry
 from cnm_minimal.__main__ import main
 from cnm_minimal.checkpoints import load_checkpoint
+from cnm_minimal.config import ConfigError, TrainConfig
 from cnm_minimal.model import CNM, CNMConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,3 +114,8 @@ def test_no_module_but_the_registry_compares_a_model_name(module):
         )
     ]
     assert not compared, f"cnm_minimal/{module}.py compares a model's name on lines {compared}"
+
+
+def test_the_fields_taken_from_the_data_are_not_options():
+    with pytest.raises(ConfigError, match="unknown option"):
+        TrainConfig.build(frame_dim=3)
