@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -63,6 +64,10 @@ class Recipe:
     committed: str = ""
     minutes: str = ""  # the wall time measured on two CPU cores, in words
     simulate: str = ""  # a simulated data set to write first (``simulate`` arguments), unless present
+
+    def typed(self) -> list[str]:
+        """The command's arguments as typed, ``{real}`` expanded, the other placeholders left in."""
+        return self.arguments.replace("{real}", _REAL).split()
 
 
 _REAL = "--data {sta} --feature-file {features} --word-vectors {word_vectors}"
@@ -257,8 +262,7 @@ def arguments(
         "features": Path(features).resolve() if features else "",  # --data {sta} would prefix a relative one
         "word_vectors": word_vectors or "",
     }
-    typed = recipe.arguments.replace("{real}", _REAL).split()
-    return [argument.format(**{k: str(v) for k, v in values.items()}) for argument in typed]
+    return [argument.format(**{k: str(v) for k, v in values.items()}) for argument in recipe.typed()]
 
 
 class CommandFailed(RuntimeError):
@@ -399,23 +403,14 @@ def epochs_done(out: Path) -> int:
     return json.loads(path.read_text(encoding="utf-8"))["epochs_run"] if path.is_file() else 0
 
 
-def write_record(
-    out: Path, record: Path, root: Path, word_vectors: str | None = None, name: str = "chapter9"
-) -> None:
-    """The run in ``out`` as the book commits it: ``results.json`` with every path shown relative to the data
-    root (``$CNM_DATA``), the run folder (``OUT``) or the repository (``$PWD``), and ``centres.json`` (a 2-D
-    histogram of predicted against true centres); the predictions themselves hold the real sentences and stay
-    in ``out``."""
-    from cnm_minimal.atomic import write_json
-    from cnm_minimal.evaluate import centre_histogram, read_predictions
-
+def path_labels(root: Path, out: Path, word_vectors: str | None = None) -> dict[str, str]:
+    """The folders of this machine a record may spell, and the name each is shown as: the data root
+    ``$CNM_DATA``, the word-vector file ``$CNM_WORD_VECTORS``, the run folder ``OUT``, the repository
+    ``$PWD``."""
     word_vectors = word_vectors or os.environ.get(WORD_VECTORS_ENV)
-    places = (
-        {str(Path(word_vectors).resolve()): "$CNM_WORD_VECTORS", word_vectors: "$CNM_WORD_VECTORS"}
-        if word_vectors
-        else {}
-    )
-    places |= {
+    labels = {str(Path(word_vectors).resolve()): "$CNM_WORD_VECTORS", word_vectors: "$CNM_WORD_VECTORS"}
+    labels = labels if word_vectors else {}
+    return labels | {
         str(Path(root).resolve()): "$CNM_DATA",
         str(root): "$CNM_DATA",
         str(Path(out).resolve()): "OUT",
@@ -423,23 +418,46 @@ def write_record(
         str(repository_root() or Path.cwd()): "$PWD",
     }
 
-    def portable(value):
-        if isinstance(value, str):
-            for place, label in sorted(places.items(), key=lambda item: -len(item[0])):
-                value = value.replace(place, label)
-            return value
-        if isinstance(value, dict):
-            return {k: portable(v) for k, v in value.items()}
-        return [portable(v) for v in value] if isinstance(value, list) else value
 
-    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+def portable(value, labels: dict[str, str]):
+    """``value`` (a record: strings, lists, dicts) with every path under a folder of ``labels`` shown by its
+    label; a folder matches only as a whole path (``data`` in ``data/x``, never in ``--data``)."""
+    if isinstance(value, dict):
+        return {k: portable(v, labels) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, labels) for v in value]
+    if not isinstance(value, str):
+        return value
+    for place, label in sorted(labels.items(), key=lambda item: -len(item[0])):
+        value = re.sub(rf"(?<![\w$./-]){re.escape(place)}(?=/|\s|$)", lambda _, label=label: label, value)
+    return value
+
+
+def portable_results(results: dict, labels: dict[str, str], recipe: str) -> dict:
+    """A run's ``results.json`` as the book commits it: numbers and portable paths, the command run as
+    ``python -m cnm_minimal``, the recipe that reruns it, the words without a vector counted, not listed."""
+    results = json.loads(json.dumps(results))
     command = results["provenance"]["command"].split(" ")
-    results["provenance"]["command"] = " ".join(["python", *portable(command[1:])]).replace(
+    results["provenance"]["command"] = " ".join(["python", *portable(command[1:], labels)]).replace(
         "python $PWD/cnm_minimal/__main__.py", "python -m cnm_minimal"
     )
-    results["provenance"]["reproduce"] = f"python -m cnm_minimal reproduce {name}"
-    results["data"]["words_without_vector"] = len(results["data"].get("words_without_vector", []))
-    write_json(record / "results.json", portable(results))
+    results["provenance"]["reproduce"] = f"python -m cnm_minimal reproduce {recipe}"
+    without = results["data"].get("words_without_vector", [])
+    results["data"]["words_without_vector"] = without if isinstance(without, int) else len(without)
+    return portable(results, labels)
+
+
+def write_record(
+    out: Path, record: Path, root: Path, word_vectors: str | None = None, name: str = "chapter9"
+) -> None:
+    """The run in ``out`` as the book commits it (:func:`portable_results`), and ``centres.json`` (a 2-D
+    histogram of predicted against true centres); the predictions themselves hold the real sentences and stay
+    in ``out``."""
+    from cnm_minimal.atomic import write_json
+    from cnm_minimal.evaluate import centre_histogram, read_predictions
+
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    write_json(record / "results.json", portable_results(results, path_labels(root, out, word_vectors), name))
     write_json(record / "centres.json", centre_histogram(read_predictions(out / "predictions_test.jsonl")))
     write_json(
         record / "baselines.json",

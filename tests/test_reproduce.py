@@ -59,6 +59,39 @@ def test_a_relative_data_root_gives_the_run_a_features_path_it_can_open(tmp_path
     assert filled[filled.index("--feature-file") + 1] == str(tmp_path / "data" / "f.hdf5")
 
 
+def test_a_record_names_no_folder_of_the_machine_that_made_it(tmp_path, monkeypatch):
+    """The data root given relative (``data``, which must not touch ``--data``) or absolute, the word
+    vectors from the environment: the record shows $CNM_DATA and $CNM_WORD_VECTORS, never a folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CNM_WORD_VECTORS", str(tmp_path / "v.npz"))
+    for root in (Path("data"), tmp_path / "data"):
+        results = {
+            "provenance": {
+                "command": f"python -m cnm_minimal ablations --data {root}/sta --feature-file "
+                f"{tmp_path}/data/t/f.hdf5 --word-vectors {tmp_path}/v.npz --out runs/x"
+            },
+            "config": {
+                "data": f"{root}/sta",
+                "feature_file": f"{tmp_path}/data/t/f.hdf5",
+                "note": "metadata/data",
+            },
+            "data": {"words_without_vector": ["selfie"]},
+        }
+        record = rp.portable_results(results, rp.path_labels(root, Path("runs/x")), "cnm-split")
+        assert str(tmp_path) not in json.dumps(record)
+        assert record["provenance"]["command"] == (
+            "python -m cnm_minimal ablations --data $CNM_DATA/sta --feature-file $CNM_DATA/t/f.hdf5 "
+            "--word-vectors $CNM_WORD_VECTORS --out OUT"
+        )
+        assert record["config"] == {
+            "data": "$CNM_DATA/sta",
+            "feature_file": "$CNM_DATA/t/f.hdf5",
+            "note": "metadata/data",
+        }
+        assert record["provenance"]["reproduce"] == "python -m cnm_minimal reproduce cnm-split"
+        assert record["data"]["words_without_vector"] == 1
+
+
 def test_files_fetched_into_their_folders_or_straight_into_the_data_root_are_both_found(tmp_path):
     assert rp.folders(tmp_path)["charades-sta"] == tmp_path / "charades-sta"  # nothing there yet
     (tmp_path / "cnm_train.json").write_text("[]")  # download get --dest DIR

@@ -10,22 +10,27 @@ proposals lie on the test split (``<run>_proposals.json``: per proposal, the mea
 its centre and width, and how often it is the answer; chapter 12).
 
     python tools/collect_timeline_results.py runs/real_cnm book/results/timelines/cnm_split [--baselines]
-    [--proposals]
+    [--proposals] [--recipe cnm-split --data DIR]
+
+``--recipe`` writes each record as the book commits it: the data root shown as ``$CNM_DATA``, the word vectors
+as ``$CNM_WORD_VECTORS``, the recipe that reruns it named in its provenance.
 """
 
+import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import torch
 
+from cnm_minimal import registry
 from cnm_minimal.atomic import write_json
 from cnm_minimal.bias import baseline_table
 from cnm_minimal.checkpoints import model_from_checkpoint
 from cnm_minimal.config import TrainConfig
 from cnm_minimal.evaluate import centre_histogram as evaluate_centre_histogram
 from cnm_minimal.evaluate import read_predictions, split_loader
+from cnm_minimal.reproduce import path_labels, portable_results
 from cnm_minimal.train import prepare_data
 
 
@@ -82,23 +87,39 @@ def blind_baselines(run: dict) -> dict:
     }
 
 
-def main(source: str, target: str, *options: str) -> int:
-    source, target = Path(source), Path(target)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="the ablations command's --out")
+    parser.add_argument("target", type=Path, help="the folder under book/results/")
+    parser.add_argument("--baselines", action="store_true")
+    parser.add_argument("--proposals", action="store_true")
+    parser.add_argument("--recipe", help="the reproduce recipe the runs came from: records are made portable")
+    parser.add_argument("--data", type=Path, default=Path("data"), help="the data root the runs read")
+    args = parser.parse_args(argv)
+    source, target = args.source, args.target
     target.mkdir(parents=True, exist_ok=True)
+    labels = path_labels(args.data, source) if args.recipe else None
     records = sorted(source.glob("*_seed*.json"))
     for path in records + [source / "ablations.json"]:
-        shutil.copyfile(path, target / path.name)
+        if labels and path in records:
+            write_json(
+                target / path.name, portable_results(json.loads(path.read_text()), labels, args.recipe)
+            )
+        else:
+            shutil.copyfile(path, target / path.name)
         run = source / "runs" / path.stem / "predictions_test.jsonl"
         if run.is_file():
             write_json(target / f"{path.stem}_centres.json", centre_histogram(run))
-    if "--baselines" in options:
+    if args.baselines:
         write_json(target / "baselines.json", blind_baselines(json.loads(records[0].read_text())))
-    if "--proposals" in options:
+    if args.proposals:
         data = None
         for path in records:
             checkpoint = source / "runs" / path.stem / "best.pt"
             run = json.loads(path.read_text())
-            if run["config"].get("architecture") == "cpl" and checkpoint.is_file():
+            if checkpoint.is_file() and hasattr(
+                registry.get(run["config"]["architecture"]).config, "num_proposals"
+            ):
                 data = data or run_data(run)
                 write_json(target / f"{path.stem}_proposals.json", proposal_spread(checkpoint, data))
     print(f"{source} -> {target}: {sorted(p.name for p in target.iterdir())}")
@@ -106,4 +127,4 @@ def main(source: str, target: str, *options: str) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(*sys.argv[1:]))
+    raise SystemExit(main())
