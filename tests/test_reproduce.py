@@ -169,7 +169,7 @@ def test_chapter9_from_an_empty_data_root_on_loopback(loopback, real_data, tmp_p
     recipe = dataclasses.replace(
         rp.RECIPES["chapter9"],
         features=TimelineKnobs(dim=16, rows_per_second=0.5),
-        arguments=rp.RECIPES["chapter9"].arguments + TINY,
+        arguments=rp.RECIPES["chapter9"].arguments + " " + " ".join(TINY),
     )
     vectors = real_data / "charades_glove_vocab.npz"
     steps = rp.reproduce(recipe, root, out, str(vectors))
