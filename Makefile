@@ -41,9 +41,11 @@ book: $(STAMP) _vendor/VERSIONS.json
 	@echo "The book's front page: $(abspath _build/html/index.html)"
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest --nbval-lax --nbval-current-env
 
 test-fast: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest tests -m "not slow" -q
 
 notebooks: $(STAMP)

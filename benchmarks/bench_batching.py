@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from cnm_minimal.data.dataset import Collate
-from cnm_minimal.data.files import DatasetFiles, embeddings_for, load_split
 from cnm_minimal.data.features import resample_clips
+from cnm_minimal.data.files import DatasetFiles, embeddings_for, load_split
 from cnm_minimal.data.text import Vocabulary
 
 
@@ -52,7 +52,9 @@ def run(dataset, collate, batch: int, open_per_sample: bool) -> float:
                 with h5py.File(dataset.features.path, "r") as handle:
                     clips = resample_clips(handle[q.vid][()], dataset.num_clips)
                 sample = dataset[index]
-                sample = type(sample)(clips, sample.word_ids, sample.weights, sample.moment, sample.duration, index)
+                sample = type(sample)(
+                    clips, sample.word_ids, sample.weights, sample.moment, sample.duration, index
+                )
             else:
                 sample = dataset[index]
             samples.append(sample)
@@ -80,12 +82,17 @@ def main() -> None:
         "baseline: loop collate": (lambda s: loop_collate(s, embeddings), False),
         "baseline: open per sample + loop collate": (lambda s: loop_collate(s, embeddings), True),
     }
-    print(f"{len(dataset)} samples of {args.data} ({args.split}), {args.clips} clips x {dim}-d, batch {args.batch}, "
-          f"{torch.get_num_threads()} threads; median of {args.repeats} passes")
-    run(dataset, ours, args.batch, False)      # warm-up: the first pass pays for a cold file cache
+    print(
+        f"{len(dataset)} samples of {args.data} ({args.split}), {args.clips} clips x {dim}-d, batch "
+        f"{args.batch}, "
+        f"{torch.get_num_threads()} threads; median of {args.repeats} passes"
+    )
+    run(dataset, ours, args.batch, False)  # warm-up: the first pass pays for a cold file cache
     speed = {}
     for name, (collate, per_sample) in variants.items():
-        speed[name] = statistics.median(run(dataset, collate, args.batch, per_sample) for _ in range(args.repeats))
+        speed[name] = statistics.median(
+            run(dataset, collate, args.batch, per_sample) for _ in range(args.repeats)
+        )
         print(f"  {name:45s} {speed[name]:9.0f} samples/s")
     ours_speed = speed["ours (open once, vectorised collate)"]
     for name in list(variants)[1:]:
@@ -93,14 +100,19 @@ def main() -> None:
     # collate alone, on samples already in memory (what the loader's main process pays per batch)
     samples = [dataset[i] for i in range(min(args.batch, len(dataset)))]
     timings = {}
-    for name, collate in (("vectorised collate", ours), ("loop collate", lambda s: loop_collate(s, embeddings))):
+    for name, collate in (
+        ("vectorised collate", ours),
+        ("loop collate", lambda s: loop_collate(s, embeddings)),
+    ):
         start, rounds = time.perf_counter(), 0
         while time.perf_counter() - start < 1.0:
             collate(samples)
             rounds += 1
         timings[name] = rounds * len(samples) / (time.perf_counter() - start)
         print(f"  collate only, {name:15s} {timings[name]:9.0f} samples/s")
-    print(f"  collate only, vectorised / loop: {timings['vectorised collate'] / timings['loop collate']:.2f}x")
+    print(
+        f"  collate only, vectorised / loop: {timings['vectorised collate'] / timings['loop collate']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -28,23 +28,25 @@ def atomic_path(path):
     os.close(handle)
     tmp = Path(name)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)                 # mkstemp makes 0600; a written file gets the usual mode
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a written file gets the usual mode
         yield tmp
-        with open(tmp, "rb+") as f:                     # on disk before the rename
+        with open(tmp, "rb+") as f:  # on disk before the rename
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        if isinstance(error, OSError) and error.filename is None:   # a full disk says which file it was writing
+        if (
+            isinstance(error, OSError) and error.filename is None
+        ):  # a full disk says which file it was writing
             raise OSError(error.errno, error.strerror, str(path)) from None
         raise
 
 
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None):
-    """``with atomic_write(path) as f: ...``: ``f`` is an open temporary file that replaces ``path`` on success
-    (``mode`` ``"w"`` for text, ``"wb"`` for bytes)."""
+    """``with atomic_write(path) as f: ...``: ``f`` is an open temporary file that replaces ``path`` on
+    success (``mode`` ``"w"`` for text, ``"wb"`` for bytes)."""
     with atomic_path(path) as tmp:
         binary = "b" in mode
         with open(tmp, mode, encoding=None if binary else encoding, newline=None if binary else newline) as f:

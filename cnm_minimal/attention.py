@@ -38,12 +38,20 @@ PADDING_BIAS = -1e30
 """Bias on padded keys (a large negative number, not -inf, as in the authors' code)."""
 
 
-def attention_bias(num_queries: int, num_keys: int, key_padding: torch.Tensor | None = None,
-                   causal: bool = False, key_weights: torch.Tensor | None = None,
-                   dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """The additive bias ``B`` of Eq. 5, shape ``[B or 1, 1, T, S]``, with ``log(m + 1e-10)`` if ``key_weights``.
+def attention_bias(
+    num_queries: int,
+    num_keys: int,
+    key_padding: torch.Tensor | None = None,
+    causal: bool = False,
+    key_weights: torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> torch.Tensor:
+    """The additive bias ``B`` of Eq. 5, shape ``[B or 1, 1, T, S]``, with ``log(m + 1e-10)`` if
+    ``key_weights``.
 
-    ``key_padding`` is ``[B, S]``, True on padded keys; ``key_weights`` is ``[B, S]``, the mask m over the keys.
+    ``key_padding`` is ``[B, S]``, True on padded keys; ``key_weights`` is ``[B, S]``, the mask m over the
+    keys.
     """
     bias = torch.zeros(1, 1, num_queries, num_keys, dtype=dtype, device=device)
     if causal:
@@ -94,10 +102,16 @@ class MultiheadAttention(nn.Module):
             qkv = (F.linear(query, w[:d], b[:d]), *F.linear(key_value, w[d:], b[d:]).chunk(2, dim=-1))
         return [self._split_heads(x) for x in qkv]
 
-    def forward(self, query: torch.Tensor, key_value: torch.Tensor, key_padding: torch.Tensor | None = None,
-                causal: bool = False, key_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attend from ``query [B, T, d]`` to ``key_value [B, S, d]``, the keys weighted by ``key_weights [B, S]``
-        (the mask m); returns the output and, on the from-scratch path (``fast`` False), the attention
+    def forward(
+        self,
+        query: torch.Tensor,
+        key_value: torch.Tensor,
+        key_padding: torch.Tensor | None = None,
+        causal: bool = False,
+        key_weights: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend from ``query [B, T, d]`` to ``key_value [B, S, d]``, the keys weighted by ``key_weights [B,
+        S]`` (the mask m); returns the output and, on the from-scratch path (``fast`` False), the attention
         weights ``[B, H, T, S]``."""
         q, k, v = self._project(query, key_value)
         if self.fast:
@@ -105,7 +119,9 @@ class MultiheadAttention(nn.Module):
                 # plain causal attention (the mask generator's clips): the kernel skips the future by itself
                 out, weights = F.scaled_dot_product_attention(q, k, v, is_causal=True), None
             else:
-                bias = attention_bias(q.shape[2], k.shape[2], key_padding, causal, key_weights, q.dtype, q.device)
+                bias = attention_bias(
+                    q.shape[2], k.shape[2], key_padding, causal, key_weights, q.dtype, q.device
+                )
                 out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=bias), None
         else:
             structure = attention_bias(q.shape[2], k.shape[2], key_padding, causal, None, q.dtype, q.device)
@@ -129,20 +145,27 @@ class DecoderLayer(nn.Module):
         self.ffn_norm = nn.LayerNorm(dim)
         self.dropout = Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None, memory: torch.Tensor | None = None,
-                memory_padding: torch.Tensor | None = None, self_weights: torch.Tensor | None = None,
-                memory_weights: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        padding: torch.Tensor | None = None,
+        memory: torch.Tensor | None = None,
+        memory_padding: torch.Tensor | None = None,
+        self_weights: torch.Tensor | None = None,
+        memory_weights: torch.Tensor | None = None,
+        last_only: bool = False,
+    ) -> torch.Tensor:
         """``self_weights`` (a mask m) weights this sequence's own keys, ``memory_weights`` the memory's keys.
 
-        ``last_only`` computes the output of the last position alone (``[B, 1, d]``): under the causal mask the
-        last position sees every key, so its result is the same, for a fraction of the work."""
+        ``last_only`` computes the output of the last position alone (``[B, 1, d]``): under the causal mask
+        the last position sees every key, so its result is the same, for a fraction of the work."""
         query = x[:, -1:] if last_only else x
         attended, _ = self.self_attn(query, x, padding, causal=not last_only, key_weights=self_weights)
         x = self.self_attn_norm(query + self.dropout(attended))
         if memory is not None:
             attended, _ = self.cross_attn(x, memory, memory_padding, key_weights=memory_weights)
             x = self.cross_attn_norm(x + self.dropout(attended))
-        hidden = self.ffn_out(F.relu(self.ffn_in(x)))            # no dropout inside the FFN, as in the authors' code
+        hidden = self.ffn_out(F.relu(self.ffn_in(x)))  # no dropout inside the FFN, as in the authors' code
         return self.ffn_norm(x + self.dropout(hidden))
 
 

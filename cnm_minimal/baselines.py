@@ -12,8 +12,8 @@ Every number a model reaches must be read next to what needs no model at all:
 * the **best constant window** is the single window ``[a, b]`` with the highest mean IoU over the
   training moments, found on a grid: the strongest predictor that ignores both video and sentence.
 * the **window by duration** (chapter 11) is a prior that also knows the video's length: the training videos
-  are cut into groups of equal size by duration, each group gets its own best constant window, and a test query
-  gets the window of its video's group.
+  are cut into groups of equal size by duration, each group gets its own best constant window, and a test
+  query gets the window of its video's group.
 * the **temporal-prior sampler** draws, per query, a (centre, width) bin from the empirical joint histogram of
   the training moments' normalised centres ``(s + e) / 2`` and widths ``e - s`` (``bins`` x ``bins`` cells on
   ``[0, 1]^2``), then a point uniformly within that cell, and predicts ``[max(c - w/2, 0), min(c + w/2, 1)]``
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnm_minimal.metrics import as_segments
+from cnm_minimal.metrics import as_segments, interval_iou
 
 
 def segments_from_centre_width(centre, width) -> np.ndarray:
@@ -66,21 +66,20 @@ def best_constant_window(train_segments, step: float = 0.01) -> np.ndarray:
     grid = np.round(np.arange(0.0, 1.0 + step / 2, step), 10)
     starts, ends = np.meshgrid(grid, grid, indexing="ij")
     keep = starts < ends
-    a, b = starts[keep], ends[keep]                                   # every candidate window, [W]
+    a, b = starts[keep], ends[keep]  # every candidate window, [W]
     best, best_score = None, -1.0
-    for chunk in range(0, len(a), 2048):                              # [W_chunk, Q] IoUs without a Python loop over Q
-        ca, cb = a[chunk:chunk + 2048, None], b[chunk:chunk + 2048, None]
-        inter = np.minimum(cb, train[None, :, 1]) - np.maximum(ca, train[None, :, 0])
-        union = np.maximum(cb, train[None, :, 1]) - np.minimum(ca, train[None, :, 0])
-        scores = np.maximum((inter + 1e-10) / (union + 1e-10), 0).mean(axis=1)
+    for chunk in range(0, len(a), 2048):  # [W_chunk, Q] IoUs without a Python loop over Q
+        ca, cb = a[chunk : chunk + 2048, None], b[chunk : chunk + 2048, None]
+        scores = interval_iou(ca, cb, train[None, :, 0], train[None, :, 1]).mean(axis=1)
         k = int(scores.argmax())
         if scores[k] > best_score:
             best, best_score = np.array([ca[k, 0], cb[k, 0]]), float(scores[k])
     return best
 
 
-def window_by_duration(train_segments, train_durations, test_durations, groups: int = 4,
-                       step: float = 0.01) -> np.ndarray:
+def window_by_duration(
+    train_segments, train_durations, test_durations, groups: int = 4, step: float = 0.01
+) -> np.ndarray:
     """The prior given only the video's length, ``[Q_test, 2]``: the best constant window of the training
     queries whose duration falls in the same of ``groups`` equal-count duration groups."""
     train = as_segments(train_segments, "train_segments")
@@ -91,17 +90,22 @@ def window_by_duration(train_segments, train_durations, test_durations, groups: 
     edges = np.quantile(train_durations, np.linspace(0, 1, groups + 1)[1:-1])
     train_group = np.searchsorted(edges, train_durations, side="right")
     test_group = np.searchsorted(edges, test_durations, side="right")
-    windows = np.stack([best_constant_window(train[train_group == k] if (train_group == k).any() else train, step)
-                        for k in range(groups)])
+    windows = np.stack(
+        [
+            best_constant_window(train[train_group == k] if (train_group == k).any() else train, step)
+            for k in range(groups)
+        ]
+    )
     return windows[test_group]
 
 
 @dataclass(frozen=True, eq=False)
 class PriorSampler:
-    """The fitted histogram: ``probabilities[i, j]`` of centre bin ``i`` and width bin ``j``, on shared ``edges``."""
+    """The fitted histogram: ``probabilities[i, j]`` of centre bin ``i`` and width bin ``j``, on shared
+    ``edges``."""
 
-    probabilities: np.ndarray     # [bins, bins], sums to 1, read-only
-    edges: np.ndarray             # [bins + 1], from 0 to 1, read-only
+    probabilities: np.ndarray  # [bins, bins], sums to 1, read-only
+    edges: np.ndarray  # [bins + 1], from 0 to 1, read-only
 
 
 def fit_prior_sampler(train_segments, bins: int = 20) -> PriorSampler:
@@ -121,7 +125,8 @@ def fit_prior_sampler(train_segments, bins: int = 20) -> PriorSampler:
 
 
 def sample_prior(prior: PriorSampler, num_queries: int, seed: int) -> np.ndarray:
-    """``num_queries`` segments from the sampler, ``[Q, 2]``: a cell by its probability, then a point uniform in it."""
+    """``num_queries`` segments from the sampler, ``[Q, 2]``: a cell by its probability, then a point uniform
+    in it."""
     if num_queries < 1:
         raise ValueError(f"num_queries must be at least 1, got {num_queries}")
     rng = np.random.default_rng(seed)

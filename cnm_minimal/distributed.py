@@ -80,8 +80,15 @@ def train_loader(dataset, batch_size: int, collate, seed: int, **options) -> tor
     batches of ``batch_size / world size``, so the global batch stays ``batch_size``."""
     rank, world = rank_and_world()
     if world == 1:
-        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=collate,
-                                           generator=torch.Generator().manual_seed(seed), **options)
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=True,
+            collate_fn=collate,
+            generator=torch.Generator().manual_seed(seed),
+            **options,
+        )
     sampler = torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=True, seed=seed)
-    return torch.utils.data.DataLoader(dataset, batch_size=max(batch_size // world, 1), sampler=sampler,
-                                       collate_fn=collate, **options)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=max(batch_size // world, 1), sampler=sampler, collate_fn=collate, **options
+    )

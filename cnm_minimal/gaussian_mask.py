@@ -44,7 +44,8 @@ def proposal_slots(num_clips: int) -> torch.Tensor:
 
 
 def gaussian_mask(centre: torch.Tensor, width: torch.Tensor, num_slots: int, alpha: float) -> torch.Tensor:
-    """``m [B, P]`` with ``m_i = exp(-alpha (t_i - c)^2 / max(w, 0.1)^2)`` on ``t_i = i / (P - 1)`` (Eq. 4)."""
+    """``m [B, P]`` with ``m_i = exp(-alpha (t_i - c)^2 / max(w, 0.1)^2)`` on ``t_i = i / (P - 1)`` (Eq.
+    4)."""
     grid = torch.linspace(0, 1, num_slots, device=centre.device, dtype=centre.dtype)
     spread = width.clamp(min=0.1).unsqueeze(-1)
     return torch.exp(-alpha * (grid - centre.unsqueeze(-1)) ** 2 / spread**2)
@@ -55,17 +56,21 @@ BOX_STEEPNESS = 25.0
 
 
 def box_mask(centre: torch.Tensor, width: torch.Tensor, num_slots: int) -> torch.Tensor:
-    """``m [B, P]``: a smooth box over ``[c - w/2, c + w/2]``, ``sigmoid(k (t - c + w/2)) sigmoid(k (c + w/2 - t))``
+    """``m [B, P]``: a smooth box over ``[c - w/2, c + w/2]``, ``sigmoid(k (t - c + w/2)) sigmoid(k (c + w/2
+    - t))``
     with the steepness ``k = 25`` and the width clamped at 0.1 as in Eq. 4 (the ablation of chapter 10)."""
     grid = torch.linspace(0, 1, num_slots, device=centre.device, dtype=centre.dtype)
     half = (width.clamp(min=0.1) / 2).unsqueeze(-1)
-    return (torch.sigmoid(BOX_STEEPNESS * (grid - centre.unsqueeze(-1) + half))
-            * torch.sigmoid(BOX_STEEPNESS * (centre.unsqueeze(-1) + half - grid)))
+    return torch.sigmoid(BOX_STEEPNESS * (grid - centre.unsqueeze(-1) + half)) * torch.sigmoid(
+        BOX_STEEPNESS * (centre.unsqueeze(-1) + half - grid)
+    )
 
 
-def soft_mask(centre: torch.Tensor, width: torch.Tensor, num_slots: int, alpha: float,
-              shape: str = "gaussian") -> torch.Tensor:
-    """The mask of a model: :func:`gaussian_mask` (CNM) or, for the ablation, :func:`box_mask` (``shape="box"``)."""
+def soft_mask(
+    centre: torch.Tensor, width: torch.Tensor, num_slots: int, alpha: float, shape: str = "gaussian"
+) -> torch.Tensor:
+    """The mask of a model: :func:`gaussian_mask` (CNM) or, for the ablation, :func:`box_mask`
+    (``shape="box"``)."""
     if shape == "gaussian":
         return gaussian_mask(centre, width, num_slots, alpha)
     if shape == "box":

@@ -9,12 +9,12 @@ one linear layer with 2K outputs, squashed by a sigmoid (no ``max_width`` here, 
 Each proposal k becomes a Gaussian over the P proposal slots at ``t_i = i / (P - 1)``, normalised so that its
 largest value on the grid is 1:
 
-    g_k(t) = exp(-(t - c_k)^2 / (2 s_k^2)),   s_k = max(w_k, 0.01) / sigma,   m_k = g_k / max_i g_k(t_i)   (Eq. 12.2)
+    g_k(t) = exp(-(t - c_k)^2 / (2 s_k^2)),   s_k = max(w_k, 0.01) / sigma,   m_k = g_k / max_i g_k(t_i)
+    (Eq. 12.2)
 
-with sigma = 9 on Charades-STA: the Gaussian's standard deviation is a ninth of the width, i.e.
-``exp(-40.5 (t - c)^2 / w^2)``, a narrower bell than CNM's ``exp(-5.5 (t - c)^2 / w^2)``. The moment of a proposal is
-read exactly as CNM's: ``[max(c - w/2, 0), min(c + w/2, 1)]``
-(:func:`cnm_minimal.gaussian_mask.predict_segment`).
+with sigma = 9 on Charades-STA: the Gaussian's standard deviation is a ninth of the width, i.e. ``exp(-40.5 (t
+- c)^2 / w^2)``, a narrower bell than CNM's ``exp(-5.5 (t - c)^2 / w^2)``. The moment of a proposal is read
+exactly as CNM's: ``[max(c - w/2, 0), min(c + w/2, 1)]`` (:func:`cnm_minimal.gaussian_mask.predict_segment`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 MIN_WIDTH = 0.01
-"""The smallest width inside the Gaussian (the authors' clamp), so that no proposal becomes a spike of zero width."""
+"""The smallest width inside the Gaussian (the authors' clamp), so that no proposal becomes a spike of zero
+width."""
 
 
 class ProposalHead(nn.Module):
@@ -40,8 +41,8 @@ class ProposalHead(nn.Module):
 
 
 def normalised_gaussian(centre: torch.Tensor, std: torch.Tensor, num_slots: int) -> torch.Tensor:
-    """``exp(-(t - c)^2 / (2 std^2))`` on ``t_i = i / (P - 1)``, divided by its maximum over the grid; any leading
-    shape: ``centre`` and ``std`` ``[...]`` give ``[..., P]``."""
+    """``exp(-(t - c)^2 / (2 std^2))`` on ``t_i = i / (P - 1)``, divided by its maximum over the grid; any
+    leading shape: ``centre`` and ``std`` ``[...]`` give ``[..., P]``."""
     grid = torch.linspace(0, 1, num_slots, device=centre.device, dtype=centre.dtype)
     bell = torch.exp(-((grid - centre.unsqueeze(-1)) ** 2) / (2 * std.unsqueeze(-1) ** 2))
     return bell / bell.amax(dim=-1, keepdim=True)

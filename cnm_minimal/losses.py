@@ -32,9 +32,18 @@ def hinge(nll_positive: torch.Tensor, nll_negative: torch.Tensor, margin: float)
     return torch.clamp(nll_positive - nll_negative + margin, min=0.0).mean()
 
 
-def ivc_loss(nll_positive: torch.Tensor, nll_hard: torch.Tensor | None = None, nll_easy: torch.Tensor | None = None,
-             beta1: float = 0.1, beta2: float = 0.15) -> torch.Tensor:
-    """Eq. 9: the hinges against the hard negative (margin beta1) and the easy negative (beta2) that are given."""
-    hinges = [hinge(nll_positive, negative, margin)
-              for negative, margin in ((nll_hard, beta1), (nll_easy, beta2)) if negative is not None]
+def ivc_loss(
+    nll_positive: torch.Tensor,
+    nll_hard: torch.Tensor | None = None,
+    nll_easy: torch.Tensor | None = None,
+    beta1: float = 0.1,
+    beta2: float = 0.15,
+) -> torch.Tensor:
+    """Eq. 9: the hinges against the hard negative (margin beta1) and the easy negative (beta2) that are
+    given."""
+    hinges = [
+        hinge(nll_positive, negative, margin)
+        for negative, margin in ((nll_hard, beta1), (nll_easy, beta2))
+        if negative is not None
+    ]
     return sum(hinges) if hinges else nll_positive.mean()

@@ -14,12 +14,15 @@ segments score a tiny positive number. The reported numbers are
     mIoU          = (1/Q) * sum_q IoU_q,
 
 averaged over all Q test queries. Charades-CD (Yuan et al. 2021, "A Closer Look at Temporal Sentence
-Grounding in Videos") also reports a discounted recall, which scales each hit by how far its boundaries are off:
+Grounding in Videos") also reports a discounted recall, which scales each hit by how far its boundaries are
+off:
 
-    dR@1, IoU=m = (1/Q) * sum_q 1[IoU_q >= m] * (1 - |s'_q - s_q|) * (1 - |e'_q - e_q|),   m in {0.3, 0.5, 0.7},
+    dR@1, IoU=m = (1/Q) * sum_q 1[IoU_q >= m] * (1 - |s'_q - s_q|) * (1 - |e'_q - e_q|),   m in {0.3, 0.5,
+    0.7},
 
 with prediction ``[s', e']`` and ground truth ``[s, e]``; the paper divides both gaps by the duration, which
-segments normalised by the duration already are. Functions return fractions in [0, 1]; papers print percentages.
+segments normalised by the duration already are. Functions return fractions in [0, 1]; papers print
+percentages.
 """
 
 from __future__ import annotations
@@ -63,15 +66,28 @@ def as_segments(segments, name: str = "segments") -> np.ndarray:
     return array
 
 
+def interval_iou(start_a, end_a, start_b, end_b):
+    """The benchmark's IoU of ``[start_a, end_a]`` and ``[start_b, end_b]``, element-wise with broadcasting,
+    on NumPy arrays or torch tensors alike: the one implementation of the formula (the window search of
+    :mod:`cnm_minimal.baselines` and CPL's vote call it too)."""
+    if type(start_a).__module__.startswith("torch"):
+        import torch
+
+        inter = torch.minimum(end_a, end_b) - torch.maximum(start_a, start_b)
+        union = torch.maximum(end_a, end_b) - torch.minimum(start_a, start_b)
+        return ((inter + EPS) / (union + EPS)).clamp(min=0.0)
+    intersection = np.minimum(end_a, end_b) - np.maximum(start_a, start_b)
+    union = np.maximum(end_a, end_b) - np.minimum(start_a, start_b)
+    return np.maximum((intersection + EPS) / (union + EPS), 0.0)
+
+
 def temporal_iou(predicted, ground_truth) -> np.ndarray:
     """Element-wise temporal IoU of two aligned sets of segments, shape ``[Q]`` (page "The authors' code")."""
     pred = as_segments(predicted, "predicted")
     gt = as_segments(ground_truth, "ground_truth")
     if pred.shape != gt.shape:
         raise ValueError(f"predicted has {len(pred)} segments but ground_truth has {len(gt)}")
-    intersection = np.minimum(pred[:, 1], gt[:, 1]) - np.maximum(pred[:, 0], gt[:, 0])
-    union = np.maximum(pred[:, 1], gt[:, 1]) - np.minimum(pred[:, 0], gt[:, 0])
-    return np.maximum((intersection + EPS) / (union + EPS), 0.0)
+    return interval_iou(pred[:, 0], pred[:, 1], gt[:, 0], gt[:, 1])
 
 
 def recall_at_iou(ious, thresholds=IOU_THRESHOLDS) -> dict[float, float]:

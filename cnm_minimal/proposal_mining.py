@@ -1,4 +1,5 @@
-"""Contrastive proposal mining: the positive proposal and two scheduled negatives per proposal (CPL, chapter 12).
+"""Contrastive proposal mining: the positive proposal and two scheduled negatives per proposal (CPL, chapter
+12).
 
 Where CNM contrasts its one mask with the rest of the video (``1 - m``) and the whole video, CPL mines, for
 every proposal k:
@@ -30,8 +31,9 @@ def negative_schedule(progress: float, gamma: float) -> float:
     return min(max(progress, 0.0), 1.0) ** gamma
 
 
-def negative_proposals(centre: torch.Tensor, width: torch.Tensor, num_slots: int, sigma: float,
-                       rho: float) -> tuple[torch.Tensor, torch.Tensor]:
+def negative_proposals(
+    centre: torch.Tensor, width: torch.Tensor, num_slots: int, sigma: float, rho: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The left and right negative masks ``[B, K, P]`` of every proposal (Eq. 12.3)."""
     left_centre = (centre - width / 2).clamp(min=0.0) * rho / 2
     right_centre = 1 - (1 - centre - width / 2).clamp(min=0.0) * rho / 2
@@ -47,5 +49,6 @@ def best_proposal(nll_positive: torch.Tensor) -> torch.Tensor:
 
 
 def at_proposal(values: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """``values[b, k[b]]`` of ``values [B, K, ...]``: what belongs to each query's chosen proposal, ``[B, ...]``."""
+    """``values[b, k[b]]`` of ``values [B, K, ...]``: what belongs to each query's chosen proposal, ``[B,
+    ...]``."""
     return values[torch.arange(len(k), device=k.device), k]

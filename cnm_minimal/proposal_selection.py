@@ -1,9 +1,9 @@
 """Which of the K proposals is the answer: the lowest reconstruction loss, or a vote (CPL, chapter 12).
 
-CPL has no score head: at inference the reconstructor runs on every proposal (words hidden as in training)
-and the answer is the proposal that rebuilds the query best, ``argmin_k L^p_k``. The vote variant of the
-authors' code lets the proposals agree instead: with ``c_j = IoU(p_best, p_j)``, the overlap of proposal j with
-the lowest-loss one,
+CPL has no score head: at inference the reconstructor runs on every proposal (words masked as in training) and
+the answer is the proposal that rebuilds the query best, ``argmin_k L^p_k``. The vote variant of the authors'
+code lets the proposals agree instead: with ``c_j = IoU(p_best, p_j)``, the overlap of proposal j with the
+lowest-loss one,
 
     score_i = sum_j IoU(p_i, p_j) c_j,    answer = argmax_i score_i,                          (Eq. 12.8)
 
@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import torch
 
-EPS = 1e-10
-"""The constant of the benchmark's IoU (:data:`cnm_minimal.metrics.EPS`)."""
+from cnm_minimal.metrics import interval_iou
 
 
 def pairwise_iou(segments: torch.Tensor) -> torch.Tensor:
-    """``[B, K, K]`` temporal IoU between the K segments ``[B, K, 2]`` of each query (the benchmark's formula)."""
+    """``[B, K, K]`` temporal IoU between the K segments ``[B, K, 2]`` of each query (the benchmark's
+    formula)."""
     start, end = segments[..., 0], segments[..., 1]
-    inter = (torch.minimum(end[:, :, None], end[:, None, :]) - torch.maximum(start[:, :, None], start[:, None, :]))
-    union = torch.maximum(end[:, :, None], end[:, None, :]) - torch.minimum(start[:, :, None], start[:, None, :])
-    return ((inter + EPS) / (union + EPS)).clamp(min=0.0)
+    return interval_iou(start[:, :, None], end[:, :, None], start[:, None, :], end[:, None, :])
 
 
 def select_lowest_loss(nll_positive: torch.Tensor) -> torch.Tensor:
@@ -35,5 +33,5 @@ def select_by_vote(segments: torch.Tensor, nll_positive: torch.Tensor) -> torch.
     """``[B]``: the proposal with the highest vote (Eq. 12.8)."""
     iou = pairwise_iou(segments)
     best = select_lowest_loss(nll_positive)
-    weights = iou.gather(1, best[:, None, None].expand(-1, 1, iou.shape[2])).squeeze(1)     # c_j, [B, K]
+    weights = iou.gather(1, best[:, None, None].expand(-1, 1, iou.shape[2])).squeeze(1)  # c_j, [B, K]
     return (iou * weights[:, None, :]).sum(dim=-1).argmax(dim=-1)

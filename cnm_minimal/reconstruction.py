@@ -1,4 +1,4 @@
-"""Masked reconstruction (semantic completion): rebuild the hidden words from the clips (chapter 6).
+"""Masked reconstruction (semantic completion): rebuild the masked words from the clips (chapter 6).
 
 The reconstructor learns what a sentence says about a video by filling in its blanks. Per sentence of
 length l, ``n = max(floor(l / 3), 1)`` distinct words are hidden, each drawn with probability
@@ -37,14 +37,16 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
     return table
 
 
-def choose_hidden_words(weights: torch.Tensor, lengths: torch.Tensor,
-                            generator: torch.Generator | None = None) -> torch.Tensor:
-    """Which word slots to hide: bool ``[B, L + 1]`` (slot 0, the start token, is never hidden).
+def choose_masked_words(
+    weights: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Which word slots to mask: bool ``[B, L + 1]`` (slot 0, the start token, is never hidden).
 
     Per sentence, ``max(l // 3, 1)`` distinct positions among its l words with probabilities
     ``softmax(weights)``, drawn without replacement for the whole batch at once: adding Gumbel noise to
     the log-probabilities and keeping the top n is the same distribution as drawing one by one.
-    ``generator`` is a CPU ``torch.Generator`` (the noise is drawn on the CPU, so runs reproduce on any device).
+    ``generator`` is a CPU ``torch.Generator`` (the noise is drawn on the CPU, so runs reproduce on any
+    device).
     """
     batch, longest = weights.shape
     valid = torch.arange(longest, device=weights.device)[None, :] < lengths[:, None]
@@ -56,9 +58,10 @@ def choose_hidden_words(weights: torch.Tensor, lengths: torch.Tensor,
     return torch.nn.functional.pad(chosen & valid, (1, 0))
 
 
-def hide_words(words: torch.Tensor, hidden: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
-    """Replace the ``hidden`` slots (bool ``[B, L + 1]``) of ``words [B, L + 1, d]`` by the mask ``token [d]``."""
-    return torch.where(hidden[..., None], token.to(words.dtype), words)
+def mask_words(words: torch.Tensor, masked: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+    """Replace the ``masked`` slots (bool ``[B, L + 1]``) of ``words [B, L + 1, d]`` by the mask ``token
+    [d]``."""
+    return torch.where(masked[..., None], token.to(words.dtype), words)
 
 
 def counted_slots(lengths: torch.Tensor, longest: int) -> torch.Tensor:
@@ -66,9 +69,11 @@ def counted_slots(lengths: torch.Tensor, longest: int) -> torch.Tensor:
     return torch.arange(longest, device=lengths.device)[None, :] <= lengths[:, None]
 
 
-def label_smoothed_nll(logits: torch.Tensor, targets: torch.Tensor, counted: torch.Tensor,
-                       eps: float = 0.1) -> torch.Tensor:
-    """Eq. 7 per sentence, ``[B]``: the label-smoothed NLL averaged over the ``counted`` slots (bool ``[B, L]``)."""
+def label_smoothed_nll(
+    logits: torch.Tensor, targets: torch.Tensor, counted: torch.Tensor, eps: float = 0.1
+) -> torch.Tensor:
+    """Eq. 7 per sentence, ``[B]``: the label-smoothed NLL averaged over the ``counted`` slots (bool ``[B,
+    L]``)."""
     log_p = torch.log_softmax(logits, dim=-1)
     nll = -log_p.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     smooth = -log_p.sum(dim=-1)

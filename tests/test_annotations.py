@@ -5,8 +5,19 @@ import json
 import pytest
 
 from cnm_minimal.data.annotations import (
-    CHARADES_CD_POLICY, CNM_POLICY, AnnotationError, AnnotationPolicy, Query, apply_policy, read_activitynet_json,
-    read_charades_sta, read_cnm_json, read_durations, read_json_annotations, write_charades_sta, write_durations,
+    CHARADES_CD_POLICY,
+    CNM_POLICY,
+    AnnotationError,
+    AnnotationPolicy,
+    Query,
+    apply_policy,
+    read_activitynet_json,
+    read_charades_sta,
+    read_cnm_json,
+    read_durations,
+    read_json_annotations,
+    write_charades_sta,
+    write_durations,
 )
 
 
@@ -29,13 +40,16 @@ def test_reads_lines_and_splits_on_the_first_double_hash_only(tmp_path, duration
     assert report.kept == 2 and not report.dropped
 
 
-@pytest.mark.parametrize("line, message", [
-    ("AAA01 1.0 2.0 person opens the door.", "no '##'"),
-    ("AAA01 1.0##person opens the door.", "expected 'VID start end'"),
-    ("AAA01 one 2.0##person opens the door.", "start 'one' is not a number"),
-    ("AAA01 1.0 nan##person opens the door.", "must be a finite number"),
-    ("AAA01 1.0 2.0##   ", "empty sentence"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("AAA01 1.0 2.0 person opens the door.", "no '##'"),
+        ("AAA01 1.0##person opens the door.", "expected 'VID start end'"),
+        ("AAA01 one 2.0##person opens the door.", "start 'one' is not a number"),
+        ("AAA01 1.0 nan##person opens the door.", "must be a finite number"),
+        ("AAA01 1.0 2.0##   ", "empty sentence"),
+    ],
+)
 def test_malformed_lines_name_file_and_line(tmp_path, durations, line, message):
     path = write(tmp_path, "BBB02 0.0 4.2##a person sits.\n" + line + "\n")
     with pytest.raises(AnnotationError, match=message) as error:
@@ -63,7 +77,7 @@ def test_start_after_end_is_an_error_by_default_and_a_listed_drop_on_request(tmp
 
 def test_end_after_duration_drop_clip_or_error(tmp_path, durations):
     path = write(tmp_path, "BBB02 5.0 25.0##a.\nBBB02 1.0 2.0##b.\n")
-    queries, report = read_charades_sta(path, durations)          # default: drop, as CNM
+    queries, report = read_charades_sta(path, durations)  # default: drop, as CNM
     assert len(queries) == 1 and report.drop_counts() == {"end > duration": 1}
     queries, report = read_charades_sta(path, durations, AnnotationPolicy(end_after_duration="clip"))
     assert queries[0].end == 20.0 and report.clipped == [f"{path}:1"]
@@ -88,40 +102,68 @@ def test_cnm_and_activitynet_json(tmp_path):
     cnm = write(tmp_path, json.dumps([["AAA01", 30.0, [1.0, 4.0], "a person sits."]]), "cnm.json")
     (q,), _ = read_cnm_json(cnm)
     assert (q.vid, q.duration, q.start, q.end, q.line) == ("AAA01", 30.0, 1.0, 4.0, 1)
-    anet = write(tmp_path, json.dumps({"v_x": {"duration": 50.0, "timestamps": [[0, 10], [5, 60]],
-                                               "sentences": ["one.", "two."]}}), "anet.json")
+    anet = write(
+        tmp_path,
+        json.dumps(
+            {"v_x": {"duration": 50.0, "timestamps": [[0, 10], [5, 60]], "sentences": ["one.", "two."]}}
+        ),
+        "anet.json",
+    )
     queries, report = read_activitynet_json(anet)
     assert [q.sentence for q in queries] == ["one."] and report.drop_counts() == {"end > duration": 1}
     broken = write(tmp_path, "[1, 2", "broken.json")
     with pytest.raises(AnnotationError, match="not valid json"):
         read_cnm_json(broken)
-    mismatch = write(tmp_path, json.dumps({"v": {"duration": 5, "timestamps": [[0, 1]], "sentences": []}}), "m.json")
+    mismatch = write(
+        tmp_path, json.dumps({"v": {"duration": 5, "timestamps": [[0, 1]], "sentences": []}}), "m.json"
+    )
     with pytest.raises(AnnotationError, match="1 timestamps but 0 sentences"):
         read_activitynet_json(mismatch)
 
 
 def test_video_duration_stands_in_for_a_missing_duration(tmp_path):
-    cd = write(tmp_path, json.dumps({"v": {"video_duration": 12.5, "timestamps": [[1, 3]], "sentences": ["a."],
-                                           "decode_fps": 16.0}}), "cd.json")
+    cd = write(
+        tmp_path,
+        json.dumps(
+            {"v": {"video_duration": 12.5, "timestamps": [[1, 3]], "sentences": ["a."], "decode_fps": 16.0}}
+        ),
+        "cd.json",
+    )
     (q,), _ = read_activitynet_json(cd)
     assert (q.vid, q.duration, q.start, q.end) == ("v", 12.5, 1.0, 3.0)
     assert read_json_annotations(cd)[0] == [q]
-    both = write(tmp_path, json.dumps({"v": {"duration": 10, "video_duration": 12.5, "timestamps": [[1, 3]],
-                                             "sentences": ["a."]}}), "both.json")
-    assert read_activitynet_json(both)[0][0].duration == 10.0                # "duration" wins where both exist
-    neither = write(tmp_path, json.dumps({"v": {"timestamps": [[1, 3]], "sentences": ["a."]}}), "neither.json")
+    both = write(
+        tmp_path,
+        json.dumps(
+            {"v": {"duration": 10, "video_duration": 12.5, "timestamps": [[1, 3]], "sentences": ["a."]}}
+        ),
+        "both.json",
+    )
+    assert read_activitynet_json(both)[0][0].duration == 10.0  # "duration" wins where both exist
+    neither = write(
+        tmp_path, json.dumps({"v": {"timestamps": [[1, 3]], "sentences": ["a."]}}), "neither.json"
+    )
     with pytest.raises(AnnotationError, match=r"video v needs 'duration' \(or 'video_duration'\)"):
         read_activitynet_json(neither)
 
 
 def test_clipping_drops_a_row_that_starts_after_the_video_and_never_gives_start_after_end():
-    rows = [Query("v", 10.0, 12.0, 15.0, "after the end.", "f", 1),      # start and end beyond the duration
-            Query("v", 10.0, 8.0, 11.0, "ends late.", "f", 2),
-            Query("v", 10.0, 12.0, 11.0, "start > end and end > duration.", "f", 3)]
+    rows = [
+        Query("v", 10.0, 12.0, 15.0, "after the end.", "f", 1),  # start and end beyond the duration
+        Query("v", 10.0, 8.0, 11.0, "ends late.", "f", 2),
+        Query("v", 10.0, 12.0, 11.0, "start > end and end > duration.", "f", 3),
+    ]
     kept, report = apply_policy(rows, CHARADES_CD_POLICY)
     assert [(q.start, q.end) for q in kept] == [(8.0, 10.0)]
-    assert report.clipped == ["f:2"] and report.dropped == [("f:1", "start after the video"), ("f:3", "start > end")]
-    assert report.as_dict() == {"kept": 1, "dropped": {"start > end": 1, "start after the video": 1}, "clipped": 1}
+    assert report.clipped == ["f:2"] and report.dropped == [
+        ("f:1", "start after the video"),
+        ("f:3", "start > end"),
+    ]
+    assert report.as_dict() == {
+        "kept": 1,
+        "dropped": {"start > end": 1, "start after the video": 1},
+        "clipped": 1,
+    }
 
 
 def test_writers_round_trip(tmp_path):
@@ -167,7 +209,9 @@ def test_real_start_after_end_rows_are_reported_by_file_and_line(real_data):
 
 
 def test_real_person_hash_sentences_stay_whole(real_data):
-    queries, _ = read_charades_sta(real_data / "charades_sta_train.txt", real_durations(real_data), CNM_POLICY)
+    queries, _ = read_charades_sta(
+        real_data / "charades_sta_train.txt", real_durations(real_data), CNM_POLICY
+    )
     hashed = [q.sentence for q in queries if "#" in q.sentence]
     assert hashed and all("##" not in s for s in hashed)
     assert any("person #1" in s for s in hashed)

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 
 from cnm_minimal.baselines import (
-    constant_predictions, fit_prior_sampler, mean_training_window, random_segments, sample_prior,
+    constant_predictions,
+    fit_prior_sampler,
+    mean_training_window,
+    random_segments,
+    sample_prior,
     segments_from_centre_width,
 )
 from cnm_minimal.metrics import as_segments, localization_metrics
@@ -68,7 +72,9 @@ def test_best_constant_window_on_a_small_case():
     best = localization_metrics(constant_predictions(window, 3), [[0.0, 0.3], [0.0, 0.4], [0.1, 0.4]])["mIoU"]
     for a in np.arange(0, 1, 0.05):
         for b in np.arange(a + 0.05, 1.0001, 0.05):
-            other = localization_metrics(constant_predictions([a, min(b, 1)], 3), [[0.0, 0.3], [0.0, 0.4], [0.1, 0.4]])
+            other = localization_metrics(
+                constant_predictions([a, min(b, 1)], 3), [[0.0, 0.3], [0.0, 0.4], [0.1, 0.4]]
+            )
             assert other["mIoU"] <= best + 1e-12
 
 
@@ -85,34 +91,38 @@ def test_best_constant_window_on_the_real_cnm_split(real_data):
 
 # --- the temporal-prior sampler ---------------------------------------------------------------------
 def test_prior_sampler_of_one_moment_samples_within_its_cell():
-    prior = fit_prior_sampler([[0.225, 0.475]] * 4, bins=10)          # centre 0.35, width 0.25
+    prior = fit_prior_sampler([[0.225, 0.475]] * 4, bins=10)  # centre 0.35, width 0.25
     assert prior.probabilities.shape == (10, 10) and prior.probabilities[3, 2] == 1.0
     assert prior.probabilities.sum() == 1.0
     np.testing.assert_allclose(prior.edges, np.linspace(0, 1, 11))
     segs = sample_prior(prior, 1000, seed=0)
     centre, width = segs.mean(axis=1), segs[:, 1] - segs[:, 0]
     assert ((0.3 <= centre) & (centre < 0.4)).all() and ((0.2 <= width) & (width < 0.3)).all()
-    with pytest.raises(ValueError):                                       # frozen arrays
+    with pytest.raises(ValueError):  # frozen arrays
         prior.probabilities[0, 0] = 1.0
 
 
 def test_prior_sampler_is_deterministic_by_seed_and_stays_inside_the_video():
     rng = np.random.default_rng(0)
     train = np.sort(rng.random((300, 2)), axis=1)
-    train[:20] = [0.0, 1.0]                                               # widths of 1: clipped at both ends
+    train[:20] = [0.0, 1.0]  # widths of 1: clipped at both ends
     prior = fit_prior_sampler(train)
-    a, b, c = sample_prior(prior, 2000, seed=5), sample_prior(prior, 2000, seed=5), sample_prior(prior, 2000, seed=6)
+    a, b, c = (
+        sample_prior(prior, 2000, seed=5),
+        sample_prior(prior, 2000, seed=5),
+        sample_prior(prior, 2000, seed=6),
+    )
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert a.shape == (2000, 2)
-    as_segments(a)                                                        # raises outside [0, 1] or start > end
-    assert a.min() == 0.0 and a.max() == 1.0                              # the full-video moments were drawn
+    as_segments(a)  # raises outside [0, 1] or start > end
+    assert a.min() == 0.0 and a.max() == 1.0  # the full-video moments were drawn
 
 
 def test_sampled_centres_and_widths_follow_the_training_histogram():
     rng = np.random.default_rng(1)
     centre = np.concatenate([rng.uniform(0.3, 0.45, 700), rng.uniform(0.55, 0.7, 300)])
-    width = rng.uniform(0.0, 0.2, 1000)                                   # no moment reaches the video's ends
+    width = rng.uniform(0.0, 0.2, 1000)  # no moment reaches the video's ends
     prior = fit_prior_sampler(np.stack([centre - width / 2, centre + width / 2], axis=1), bins=20)
     segs = sample_prior(prior, 200_000, seed=2)
     sampled_centre, _ = np.histogram(segs.mean(axis=1), bins=prior.edges)

@@ -24,18 +24,34 @@ def charades_cd(real_data):
 
 def test_a_hand_written_charades_cd_file(tmp_path):
     path = tmp_path / "charades_tiny.json"
-    path.write_text(json.dumps({
-        "AAA01": {"timestamps": [[1.5, 7.0], [20.0, 31.0]], "sentences": ["person opens the door.", "a person sits."],
-                  "video_duration": 30.0625, "framestamps": [[24, 112], [320, 496]], "decode_fps": 16.0,
-                  "video_fps": -1.0, "encoded_sentences": [[3, 4, 5], [6, 7]]},
-        "BBB02": {"timestamps": [[9.0, 3.0], [0.0, 4.0]], "sentences": ["backwards.", "person #1 eats."],
-                  "video_duration": 20.0, "framestamps": [[144, 48], [0, 64]], "decode_fps": 16.0,
-                  "video_fps": -1.0, "encoded_sentences": [[8], [9]]},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "AAA01": {
+                    "timestamps": [[1.5, 7.0], [20.0, 31.0]],
+                    "sentences": ["person opens the door.", "a person sits."],
+                    "video_duration": 30.0625,
+                    "framestamps": [[24, 112], [320, 496]],
+                    "decode_fps": 16.0,
+                    "video_fps": -1.0,
+                    "encoded_sentences": [[3, 4, 5], [6, 7]],
+                },
+                "BBB02": {
+                    "timestamps": [[9.0, 3.0], [0.0, 4.0]],
+                    "sentences": ["backwards.", "person #1 eats."],
+                    "video_duration": 20.0,
+                    "framestamps": [[144, 48], [0, 64]],
+                    "decode_fps": 16.0,
+                    "video_fps": -1.0,
+                    "encoded_sentences": [[8], [9]],
+                },
+            }
+        )
+    )
     queries, report = read_charades_cd(path)
     assert [(q.vid, q.duration, q.start, q.end, q.sentence, q.line) for q in queries] == [
         ("AAA01", 30.0625, 1.5, 7.0, "person opens the door.", 1),
-        ("AAA01", 30.0625, 20.0, 30.0625, "a person sits.", 2),           # end 31 > 30.0625: clipped
+        ("AAA01", 30.0625, 20.0, 30.0625, "a person sits.", 2),  # end 31 > 30.0625: clipped
         ("BBB02", 20.0, 0.0, 4.0, "person #1 eats.", 4),
     ]
     assert report.clipped == [f"{path}:2"]
@@ -59,10 +75,13 @@ MEASURED = {
 def test_real_split_counts(charades_cd, split):
     videos, rows, kept, clipped, dropped = MEASURED[split]
     queries, report = read_charades_cd(charades_cd / f"charades_{split}.json")
-    assert len({q.vid for q in queries}) == videos - (split == "test_ood") * 2   # LEOL6, AKKWU: no query left
+    assert len({q.vid for q in queries}) == videos - (split == "test_ood") * 2  # LEOL6, AKKWU: no query left
     assert len(queries) + len(report.dropped) == rows
-    assert report.as_dict() == {"kept": kept, "dropped": {"start after the video": dropped} if dropped else {},
-                                "clipped": clipped}
+    assert report.as_dict() == {
+        "kept": kept,
+        "dropped": {"start after the video": dropped} if dropped else {},
+        "clipped": clipped,
+    }
     moments = np.array([q.moment for q in queries])
     assert moments.min() >= 0.0 and moments.max() <= 1.0 and (moments[:, 0] <= moments[:, 1]).all()
 
@@ -73,7 +92,7 @@ def test_real_train_clips_the_1652_queries_of_the_readme(charades_cd):
 
 
 def test_real_median_centres_match_the_readme(charades_cd):
-    for split, median in zip(SPLITS, (0.374, 0.431, 0.411, 0.530)):   # test_ood: 0.531 before the 3 drops
+    for split, median in zip(SPLITS, (0.374, 0.431, 0.411, 0.530)):  # test_ood: 0.531 before the 3 drops
         queries, _ = read_charades_cd(charades_cd / f"charades_{split}.json")
         assert np.median([sum(q.moment) / 2 for q in queries]) == pytest.approx(median, abs=0.0005)
 
@@ -89,19 +108,24 @@ def test_real_videos_are_charades_sta_videos(charades_cd, real_data):
     for name in ("Charades_v1_train.csv", "Charades_v1_test.csv"):
         with open(real_data / name, newline="", encoding="utf-8") as handle:
             charades |= {row["id"] for row in csv.DictReader(handle)}
-    sta = {line.split()[0] for split in ("train", "test")
-           for line in (real_data / f"charades_sta_{split}.txt").read_text().splitlines() if line.strip()}
+    sta = {
+        line.split()[0]
+        for split in ("train", "test")
+        for line in (real_data / f"charades_sta_{split}.txt").read_text().splitlines()
+        if line.strip()
+    }
     seen = set()
     for split in SPLITS:
         vids = set(json.loads((charades_cd / f"charades_{split}.json").read_text()))
         assert vids <= charades and vids <= sta
-        assert not vids & seen                                            # the four splits share no video
+        assert not vids & seen  # the four splits share no video
         seen |= vids
     assert seen == sta and len(seen) == 6672
 
 
 def test_the_download_registry_pins_the_files_read_here(charades_cd):
-    """The SHA-256 and size of each Charades-CD entry of the download registry are those of the files in ../shared."""
+    """The SHA-256 and size of each Charades-CD entry of the download registry are those of the files in
+    ../shared."""
     from cnm_minimal.data import download
 
     for resource in (r for r in download.RESOURCES.values() if r.group == "charades-cd"):
@@ -111,8 +135,10 @@ def test_the_download_registry_pins_the_files_read_here(charades_cd):
 def write_cd_test_splits(folder, videos):
     """Charades-CD test files with one query on each video in ``videos`` (iid: the first, ood: the rest)."""
     folder.mkdir(parents=True, exist_ok=True)
+
     def entry(vid):
         return {"timestamps": [[1.0, 4.0]], "sentences": ["person opens the door."], "video_duration": 10.0}
+
     (folder / "charades_test_iid.json").write_text(json.dumps({videos[0]: entry(videos[0])}))
     (folder / "charades_test_ood.json").write_text(json.dumps({v: entry(v) for v in videos[1:]}))
     return folder

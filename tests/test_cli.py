@@ -1,4 +1,5 @@
-"""python -m cnm_minimal: every command answers --help; train from a config with overrides; evaluate a checkpoint."""
+"""python -m cnm_minimal: every command answers --help; train from a config with overrides; evaluate a
+checkpoint."""
 
 import json
 import os
@@ -29,34 +30,72 @@ def test_every_command_has_help(command, capsys):
 
 
 def test_the_module_runs_as_a_program():
-    result = subprocess.run([sys.executable, "-m", "cnm_minimal", "train", "--help"], capture_output=True, text=True,
-                            cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "cnm_minimal", "train", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0 and "--hidden" in result.stdout and "--use-hard-negative" in result.stdout
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--mode", "jiont"], "invalid choice: 'jiont'"), (["--mask-shape", "boxx"], "invalid choice: 'boxx'"),
-    (["--use-hard-negative", "ture"], "'ture' is not a boolean"), (["--dropout", "1.5"], "--dropout 1.5: input should be less than 1"),
-    (["--epochs", "0"], "--epochs 0: input should be greater than or equal to 1"), (["--select-on", "tset"], "invalid choice: 'tset'"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--mode", "jiont"], "invalid choice: 'jiont'"),
+        (["--mask-shape", "boxx"], "invalid choice: 'boxx'"),
+        (["--use-hard-negative", "ture"], "'ture' is not a boolean"),
+        (["--dropout", "1.5"], "--dropout 1.5: input should be less than 1"),
+        (["--epochs", "0"], "--epochs 0: input should be greater than or equal to 1"),
+        (["--select-on", "tset"], "invalid choice: 'tset'"),
+    ],
+)
 def test_bad_options_stop_with_one_line_and_exit_code_2(arguments, message, capsys):
     try:
         code = main(["train", *arguments, "--out", "unused"])
-    except SystemExit as stop:                    # argparse's own errors
+    except SystemExit as stop:  # argparse's own errors
         code = stop.code
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert code == 2 and message in error, error
 
 
 def test_train_from_the_full_size_config_with_overrides_then_evaluate(tmp_path, capsys):
-    tiny = ["--config", str(ROOT / "configs" / "charades_sim_full.json"), "--data", str(ROOT / "data_samples" / "charades-sta-sim"),
-            "--feature-file", "features.hdf5", "--out", str(tmp_path), "--epochs", "1", "--num-clips", "16", "--hidden", "32",
-            "--heads", "2", "--video-layers", "1", "--query-layers", "1", "--batch-size", "64", "--progress", "false"]
+    tiny = [
+        "--config",
+        str(ROOT / "configs" / "charades_sim_full.json"),
+        "--data",
+        str(ROOT / "data_samples" / "charades-sta-sim"),
+        "--feature-file",
+        "features.hdf5",
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "1",
+        "--num-clips",
+        "16",
+        "--hidden",
+        "32",
+        "--heads",
+        "2",
+        "--video-layers",
+        "1",
+        "--query-layers",
+        "1",
+        "--batch-size",
+        "64",
+        "--progress",
+        "false",
+    ]
     assert main(["train", *tiny]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["config"]["epochs"] == 1 and results["config"]["model"]["alpha"] == 5.5 and results["config"]["lr"] == 4e-4
-    assert results["config"]["warmup_updates"] == 400                  # from the config, not overridden
-    assert "epoch 1/1  L_rec" in capsys.readouterr().out                # one log line per epoch
+    assert (
+        results["config"]["epochs"] == 1
+        and results["config"]["model"]["alpha"] == 5.5
+        and results["config"]["lr"] == 4e-4
+    )
+    assert results["config"]["warmup_updates"] == 400  # from the config, not overridden
+    assert "epoch 1/1  L_rec" in capsys.readouterr().out  # one log line per epoch
 
 
 def test_evaluate_needs_only_the_checkpoint_and_the_split_files(tmp_path, capsys):
@@ -64,22 +103,52 @@ def test_evaluate_needs_only_the_checkpoint_and_the_split_files(tmp_path, capsys
     import shutil
 
     sample = ROOT / "data_samples" / "charades-sta-sim"
-    run = ["--out", str(tmp_path / "run"), "--epochs", "1", "--num-clips", "16", "--hidden", "32", "--heads", "2",
-           "--video-layers", "1", "--query-layers", "1", "--batch-size", "64"]
+    run = [
+        "--out",
+        str(tmp_path / "run"),
+        "--epochs",
+        "1",
+        "--num-clips",
+        "16",
+        "--hidden",
+        "32",
+        "--heads",
+        "2",
+        "--video-layers",
+        "1",
+        "--query-layers",
+        "1",
+        "--batch-size",
+        "64",
+    ]
     assert main(["train", *run]) == 0
     alone = tmp_path / "only-test"
     alone.mkdir()
     for name in ("annotations_test.txt", "durations.csv", "features.hdf5"):
         shutil.copy(sample / name, alone / name)
     capsys.readouterr()
-    assert main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(alone),
-                 "--predictions", str(tmp_path / "p.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "run" / "best.pt"),
+                "--data",
+                str(alone),
+                "--predictions",
+                str(tmp_path / "p.jsonl"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "all queries" in out and "prior-hard" in out and "time-reversed" in out
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 233
     assert main(["evaluate", str(tmp_path / "missing.pt")]) == 2
     assert "missing.pt: no such checkpoint" in capsys.readouterr().err
-    assert main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(alone), "--split", "test_ood"]) == 2
+    assert (
+        main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(alone), "--split", "test_ood"])
+        == 2
+    )
     error = capsys.readouterr().err
     assert "--split test_ood: " in error and error.strip().endswith("has the splits test")
 
@@ -95,8 +164,8 @@ def test_the_gpu_script_parses_and_uses_only_package_commands():
 
 
 def test_the_cpu_full_scale_script_runs_the_full_scale_recipe_in_the_same_folder_each_time(tmp_path):
-    """tools/full_scale_cpu.sh with a stand-in interpreter that records its arguments: every call runs the same
-    recipe into the same folder (the recipe resumes the run it finds there: tests/test_reproduce.py)."""
+    """tools/full_scale_cpu.sh with a stand-in interpreter that records its arguments: every call runs the
+    same recipe into the same folder (the recipe resumes the run it finds there: tests/test_reproduce.py)."""
     stub = tmp_path / "python"
     stub.write_text('#!/bin/sh\necho "$@" >> calls.txt\n')
     stub.chmod(0o755)
@@ -107,5 +176,5 @@ def test_the_cpu_full_scale_script_runs_the_full_scale_recipe_in_the_same_folder
     first, second = (tmp_path / "calls.txt").read_text().splitlines()
     assert first == second == "-m cnm_minimal reproduce full-scale --out runs/full_scale/cnm_split"
     assert "shared" not in script.read_text()
-    if Path("/usr/bin/time").is_file():                            # GNU time: one report per stretch
+    if Path("/usr/bin/time").is_file():  # GNU time: one report per stretch
         assert len(list((tmp_path / "runs" / "full_scale").glob("time_*.txt"))) == 2

@@ -10,17 +10,31 @@ import torch.nn.functional as F
 
 from cnm_minimal import dropout as dropout_module
 from cnm_minimal.attention import (
-    Decoder, DecoderLayer, MultiheadAttention, attention_bias, mask_conditioned_softmax, set_attention_path,
+    Decoder,
+    DecoderLayer,
+    MultiheadAttention,
+    attention_bias,
+    mask_conditioned_softmax,
+    set_attention_path,
 )
 from cnm_minimal.dropout import dropout
 from cnm_minimal.gaussian_mask import (
-    GaussianMaskHead, box_mask, gaussian_mask, predict_segment, proposal_slots, soft_mask,
+    GaussianMaskHead,
+    box_mask,
+    gaussian_mask,
+    predict_segment,
+    proposal_slots,
+    soft_mask,
 )
 from cnm_minimal.losses import ivc_loss, reconstruction_loss
 from cnm_minimal.model import CNM, CNMConfig
 from cnm_minimal.negatives import mine_samples, stack_samples
 from cnm_minimal.reconstruction import (
-    choose_hidden_words, counted_slots, hide_words, label_smoothed_nll, sinusoidal_positions,
+    choose_masked_words,
+    counted_slots,
+    label_smoothed_nll,
+    mask_words,
+    sinusoidal_positions,
 )
 
 torch.manual_seed(0)
@@ -31,11 +45,15 @@ def test_gaussian_mask_values_on_the_grid():
     centre, width = torch.tensor([0.5, 0.0, 0.3]), torch.tensor([0.2, 0.05, 0.4])
     m = gaussian_mask(centre, width, num_slots=5, alpha=5.5)
     grid = np.linspace(0, 1, 5)
-    expected = np.exp(-5.5 * (grid[None] - centre.numpy()[:, None]) ** 2 / np.maximum(width.numpy(), 0.1)[:, None] ** 2)
+    expected = np.exp(
+        -5.5 * (grid[None] - centre.numpy()[:, None]) ** 2 / np.maximum(width.numpy(), 0.1)[:, None] ** 2
+    )
     np.testing.assert_allclose(m.numpy(), expected, rtol=1e-5, atol=1e-30)
     assert m[0, 2] == 1.0 and m.shape == (3, 5)
-    assert torch.equal(gaussian_mask(centre[1:2], torch.tensor([0.01]), 5, 5.5),
-                       gaussian_mask(centre[1:2], torch.tensor([0.1]), 5, 5.5))   # width clamped at 0.1
+    assert torch.equal(
+        gaussian_mask(centre[1:2], torch.tensor([0.01]), 5, 5.5),
+        gaussian_mask(centre[1:2], torch.tensor([0.1]), 5, 5.5),
+    )  # width clamped at 0.1
 
 
 def test_off_grid_centre_peaks_below_one_and_slots_subsample():
@@ -67,13 +85,15 @@ def test_samples_positive_easy_hard():
     stacked = stack_samples(samples)
     assert stacked.shape == (6, 10)
     assert torch.equal(stacked[2:4], torch.ones(2, 10)) and torch.equal(stacked[4:], 1 - m)
-    assert list(mine_samples(m, hard=False)) == ["positive", "easy"] and list(mine_samples(m, easy=False)) == ["positive", "hard"]
+    assert list(mine_samples(m, hard=False)) == ["positive", "easy"] and list(
+        mine_samples(m, easy=False)
+    ) == ["positive", "hard"]
 
 
 def test_box_mask_is_high_inside_the_window_and_low_outside():
     centre, width = torch.tensor([0.5]), torch.tensor([0.4])
     m = box_mask(centre, width, 21)[0]
-    assert m[10] > 0.98 and m[0] < 0.01 and m[20] < 0.01 and abs(m[6] - m[14]) < 1e-6     # symmetric about c
+    assert m[10] > 0.98 and m[0] < 0.01 and m[20] < 0.01 and abs(m[6] - m[14]) < 1e-6  # symmetric about c
     assert torch.equal(soft_mask(centre, width, 21, 5.5, "box"), box_mask(centre, width, 21))
     assert torch.equal(soft_mask(centre, width, 21, 5.5), gaussian_mask(centre, width, 21, 5.5))
     with pytest.raises(ValueError, match="unknown mask shape 'boxx'"):
@@ -108,7 +128,7 @@ def test_fast_path_equals_from_scratch_path(causal):
     slow, weights = attention(x, memory, padding, causal=causal, key_weights=m)
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
     assert torch.allclose(weights.sum(-1), torch.ones(3, 4, 7))
-    assert (weights[1, :, :, 5:] < 1e-20).all()                     # padded keys get no weight
+    assert (weights[1, :, :, 5:] < 1e-20).all()  # padded keys get no weight
     if causal:
         assert (weights[0].triu(1) == 0).all()
 
@@ -116,7 +136,7 @@ def test_fast_path_equals_from_scratch_path(causal):
 def test_plain_causal_self_attention_fast_equals_from_scratch():
     attention = MultiheadAttention(16, 4)
     x = torch.randn(3, 9, 16)
-    fast, _ = attention(x, x, causal=True)                         # the is_causal kernel path
+    fast, _ = attention(x, x, causal=True)  # the is_causal kernel path
     attention.fast = False
     slow, weights = attention(x, x, causal=True)
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
@@ -128,7 +148,7 @@ def test_dropout_distribution_gradient_and_eval_identity():
     x = torch.full((2_000_000,), 3.0, requires_grad=True)
     y = dropout(x, 0.1, training=True)
     dropped = y == 0
-    assert abs(dropped.float().mean().item() - 0.1) < 1e-3             # 5 standard deviations is 1e-3
+    assert abs(dropped.float().mean().item() - 0.1) < 1e-3  # 5 standard deviations is 1e-3
     torch.testing.assert_close(y[~dropped], torch.full_like(y[~dropped], 3.0 / 0.9))
     y.sum().backward()
     assert torch.equal(x.grad == 0, dropped)
@@ -139,7 +159,9 @@ def test_dropout_distribution_gradient_and_eval_identity():
         torch.manual_seed(1)
         return dropout(a, 0.3, training=True)
 
-    assert torch.autograd.gradcheck(same_mask_every_call, (torch.randn(20, dtype=torch.float64, requires_grad=True),))
+    assert torch.autograd.gradcheck(
+        same_mask_every_call, (torch.randn(20, dtype=torch.float64, requires_grad=True),)
+    )
 
 
 def test_decoder_layer_drops_out_three_sublayer_outputs_and_nothing_else(monkeypatch):
@@ -147,7 +169,7 @@ def test_decoder_layer_drops_out_three_sublayer_outputs_and_nothing_else(monkeyp
     monkeypatch.setattr(dropout_module, "dropout", lambda x, p, training: calls.append(tuple(x.shape)) or x)
     layer = DecoderLayer(16, 4, dropout=0.1).train()
     layer(torch.randn(2, 5, 16), memory=torch.randn(2, 3, 16))
-    assert calls == [(2, 5, 16)] * 3                             # self-attn, cross-attn, FFN outputs (authors' code)
+    assert calls == [(2, 5, 16)] * 3  # self-attn, cross-attn, FFN outputs (authors' code)
 
 
 def test_with_a_mask_of_ones_it_is_torch_multihead_attention():
@@ -184,8 +206,9 @@ def test_causal_decoder_ignores_the_future_and_padding():
     memory, other = torch.randn(1, 5, 16), torch.randn(1, 5, 16)
     other[:, :3] = memory[:, :3]
     padding = torch.tensor([[False, False, False, True, True]])
-    torch.testing.assert_close(decoder(x, memory=memory, memory_padding=padding),
-                               decoder(x, memory=other, memory_padding=padding))
+    torch.testing.assert_close(
+        decoder(x, memory=memory, memory_padding=padding), decoder(x, memory=other, memory_padding=padding)
+    )
 
 
 # --- masked reconstruction ----------------------------------------------------------------------------
@@ -200,12 +223,12 @@ def test_positions_table():
 def test_masked_positions_count_range_and_seed():
     lengths = torch.tensor([1, 2, 3, 7, 13])
     weights = torch.ones(5, 13)
-    masked = choose_hidden_words(weights, lengths, torch.Generator().manual_seed(0))
+    masked = choose_masked_words(weights, lengths, torch.Generator().manual_seed(0))
     assert masked.shape == (5, 14) and not masked[:, 0].any()
     assert masked.sum(1).tolist() == [1, 1, 1, 2, 4]
     for row, l in zip(masked, lengths.tolist()):
-        assert not row[l + 1:].any()
-    again = choose_hidden_words(weights, lengths, torch.Generator().manual_seed(0))
+        assert not row[l + 1 :].any()
+    again = choose_masked_words(weights, lengths, torch.Generator().manual_seed(0))
     assert torch.equal(masked, again)
 
 
@@ -227,16 +250,16 @@ def test_masked_positions_follow_softmax_weights_without_replacement():
     p = torch.softmax(weights, -1)[0].numpy()
     draws = 20000
     generator = torch.Generator().manual_seed(1)
-    masked = choose_hidden_words(weights.expand(draws, -1), torch.full((draws,), 6), generator)
+    masked = choose_masked_words(weights.expand(draws, -1), torch.full((draws,), 6), generator)
     frequency = masked[:, 1:].float().mean(0).numpy()
     np.testing.assert_allclose(frequency, exact_inclusion(p, 2), atol=0.012)
-    assert frequency[0] > 1.5 * frequency[1]                       # content words are hidden more often
+    assert frequency[0] > 1.5 * frequency[1]  # content words are hidden more often
 
 
 def test_mask_words_and_loss_mask():
     words = torch.arange(2 * 4 * 3, dtype=torch.float32).view(2, 4, 3)
     masked = torch.tensor([[False, True, False, False], [False, False, False, True]])
-    out = hide_words(words, masked, torch.full((3,), -1.0))
+    out = mask_words(words, masked, torch.full((3,), -1.0))
     assert (out[0, 1] == -1).all() and (out[1, 3] == -1).all() and torch.equal(out[0, 2], words[0, 2])
     assert counted_slots(torch.tensor([3, 1]), 3).tolist() == [[True, True, True], [True, True, False]]
 
@@ -259,8 +282,9 @@ def test_losses_by_hand():
 
 
 # --- the assembled model ----------------------------------------------------------------------------------
-SMALL = CNMConfig(frame_dim=12, word_dim=6, vocab_size=9, hidden=16, heads=2, video_layers=1, query_layers=2,
-                  dropout=0.0)
+SMALL = CNMConfig(
+    frame_dim=12, word_dim=6, vocab_size=9, hidden=16, heads=2, video_layers=1, query_layers=2, dropout=0.0
+)
 
 
 def toy_batch(lengths=(3, 5)):
@@ -288,18 +312,22 @@ def test_a_sentence_reconstructs_the_same_alone_or_next_to_a_longer_one():
     frames, words, ids, lengths, weights = toy_batch((3, 5))
     masked = torch.zeros(2, 6, dtype=torch.bool)
     masked[:, 2] = True
-    together = model(frames, words, ids, lengths, weights, hidden_words=masked)
-    alone = model(frames[:1], words[:1, :4], ids[:1, :3], lengths[:1], weights[:1, :3], hidden_words=masked[:1, :4])
-    torch.testing.assert_close(together.logits_positive[0, :3], alone.logits_positive[0], rtol=1e-5, atol=1e-5)
+    together = model(frames, words, ids, lengths, weights, masked_words=masked)
+    alone = model(
+        frames[:1], words[:1, :4], ids[:1, :3], lengths[:1], weights[:1, :3], masked_words=masked[:1, :4]
+    )
+    torch.testing.assert_close(
+        together.logits_positive[0, :3], alone.logits_positive[0], rtol=1e-5, atol=1e-5
+    )
     torch.testing.assert_close(together.centre[:1], alone.centre)
-    assert together.counted[0].tolist() == [True, True, True, True, False]   # 3 words + the end token
-    assert alone.counted[0].tolist() == [True, True, True]                   # the longest: no end token
+    assert together.counted[0].tolist() == [True, True, True, True, False]  # 3 words + the end token
+    assert alone.counted[0].tolist() == [True, True, True]  # the longest: no end token
 
 
 def test_attention_bias_adds_causal_padding_and_log_weights():
     padding = torch.tensor([[False, False, True]])
     weights = torch.tensor([[1.0, 0.5, 1.0]])
     bias = attention_bias(3, 3, padding, causal=True, key_weights=weights)[0, 0]
-    assert bias[0, 1] == float("-inf") and bias[2, 2] == -1e30                    # the future; a padded key
+    assert bias[0, 1] == float("-inf") and bias[2, 2] == -1e30  # the future; a padded key
     assert bias[1, 0] == 0.0 and torch.isclose(bias[1, 1], torch.log(torch.tensor(0.5 + 1e-10)))
-    assert attention_bias(1, 3, padding)[0, 0, 0, 2] == -1e30                       # a padded key
+    assert attention_bias(1, 3, padding)[0, 0, 0, 2] == -1e30  # a padded key

@@ -22,12 +22,20 @@ from pathlib import Path
 import pytest
 
 from cnm_minimal.data import download as dl
-from cnm_minimal.data.download import ChecksumError, DownloadError, Member, Resource, download, members, video_ids
+from cnm_minimal.data.download import (
+    ChecksumError,
+    DownloadError,
+    Member,
+    Resource,
+    download,
+    members,
+    video_ids,
+)
 
 BODY = random.Random(1234).randbytes(300_000)
 BODY_SHA = hashlib.sha256(BODY).hexdigest()
 CNM_JSON = '[["AO8RW", 30.1, [0.0, 6.9], "s"], ["Y6R7T", 20.0, [1, 2], "t"]]'
-VECTORS = "the 0.1 0.2 0.3\n" * 2000   # the member the book reads
+VECTORS = "the 0.1 0.2 0.3\n" * 2000  # the member the book reads
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,7 +66,7 @@ class FixtureServer(ThreadingHTTPServer):
 
 
 class FixtureHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:   # keep pytest output clean
+    def log_message(self, *args) -> None:  # keep pytest output clean
         pass
 
     def do_GET(self) -> None:
@@ -85,13 +93,23 @@ def server():
 
 
 def resource_for(srv: FixtureServer, sha256: str = BODY_SHA, folder: str = "fixture") -> Resource:
-    return Resource("fixture", "fixtures", folder, "file.bin", srv.url(), sha256, len(BODY), "seeded random bytes")
+    return Resource(
+        "fixture", "fixtures", folder, "file.bin", srv.url(), sha256, len(BODY), "seeded random bytes"
+    )
 
 
 def glove_for(srv: FixtureServer, member_sha256: str | None = None) -> Resource:
-    return Resource("toy-glove", "toy-glove", "toy-glove", "glove.zip", srv.url("/glove.zip"),
-                    hashlib.sha256(ARCHIVE).hexdigest(), len(ARCHIVE), "a zip like GloVe's",
-                    members=(Member("glove.6B.300d.txt", member_sha256),))
+    return Resource(
+        "toy-glove",
+        "toy-glove",
+        "toy-glove",
+        "glove.zip",
+        srv.url("/glove.zip"),
+        hashlib.sha256(ARCHIVE).hexdigest(),
+        len(ARCHIVE),
+        "a zip like GloVe's",
+        members=(Member("glove.6B.300d.txt", member_sha256),),
+    )
 
 
 # --- fetching ----------------------------------------------------------------------------------------
@@ -101,7 +119,7 @@ def test_fresh_download_gives_the_verified_bytes_and_nothing_else(server, tmp_pa
     path = download(resource_for(server), tmp_path / "new" / "dir")
     assert path == tmp_path / "new" / "dir" / "file.bin"
     assert path.read_bytes() == BODY
-    assert os.listdir(path.parent) == ["file.bin"]   # pooch's temporary file is gone
+    assert os.listdir(path.parent) == ["file.bin"]  # pooch's temporary file is gone
     assert server.requests == ["/file.bin"]
 
 
@@ -162,18 +180,20 @@ def test_members_are_extracted_verified_and_rechecked_every_time(server, tmp_pat
     archive = download(glove, tmp_path)
     target = tmp_path / "glove.6B.300d.txt"
     assert members(glove, tmp_path) == {target: "missing"}
-    assert members(glove, tmp_path, repair=True) == {target: "missing"}   # what it was before
+    assert members(glove, tmp_path, repair=True) == {target: "missing"}  # what it was before
     assert target.read_text() == VECTORS
     assert members(glove, tmp_path) == {target: None}
-    assert sorted(os.listdir(tmp_path)) == sorted([archive.name, target.name])   # no temporary file, no other member
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [archive.name, target.name]
+    )  # no temporary file, no other member
 
-    target.write_text(VECTORS[:1000])                                    # a truncated extraction
+    target.write_text(VECTORS[:1000])  # a truncated extraction
     problem = members(glove, tmp_path)[target]
     assert problem == f"1,000 bytes, expected {len(VECTORS):,} (truncated, or another file)"
     assert members(glove, tmp_path, repair=True) == {target: problem}
     assert target.read_text() == VECTORS and members(glove, tmp_path) == {target: None}
 
-    archive.unlink()                                                    # nothing left to check the size with
+    archive.unlink()  # nothing left to check the size with
     assert "cannot be checked" in members(glove, tmp_path)[target]
 
 
@@ -182,7 +202,7 @@ def test_a_member_with_a_known_hash_is_checked_by_it(server, tmp_path):
     download(glove, tmp_path)
     target = tmp_path / "glove.6B.300d.txt"
     members(glove, tmp_path, repair=True)
-    target.write_text("X" + VECTORS[1:])                                 # right size, wrong bytes
+    target.write_text("X" + VECTORS[1:])  # right size, wrong bytes
     assert members(glove, tmp_path)[target].startswith("SHA-256 ")
     members(glove, tmp_path, repair=True)
     assert target.read_text() == VECTORS
@@ -208,8 +228,12 @@ def test_registry_keeps_every_file_pinned_with_its_size():
     charades = {r.filename for r in resources if r.group == "charades-sta"}
     assert {"charades_sta_train.txt", "charades_sta_test.txt", "cnm_train.json", "cnm_test.json"} <= charades
     cd = {r.name: r.filename for r in resources if r.group == "charades-cd"}
-    assert cd == {"charades-cd-train": "charades_train.json", "charades-cd-val": "charades_val.json",
-                  "charades-cd-test-iid": "charades_test_iid.json", "charades-cd-test-ood": "charades_test_ood.json"}
+    assert cd == {
+        "charades-cd-train": "charades_train.json",
+        "charades-cd-val": "charades_val.json",
+        "charades-cd-test-iid": "charades_test_iid.json",
+        "charades-cd-test-ood": "charades_test_ood.json",
+    }
     glove = dl.RESOURCES["glove-6b"]
     assert (glove.folder, glove.size, glove.sha256[:16]) == ("glove", 862_182_613, "617afb2fe6cbd085")
     assert glove.members == (Member("glove.6B.300d.txt", None),)
@@ -217,11 +241,23 @@ def test_registry_keeps_every_file_pinned_with_its_size():
 
 
 def test_resource_rejects_malformed_entries():
-    good = dict(name="x", group="x", folder="x", filename="a", url="https://example.org/a", sha256="0" * 64,
-                size=1, description="")
+    good = dict(
+        name="x",
+        group="x",
+        folder="x",
+        filename="a",
+        url="https://example.org/a",
+        sha256="0" * 64,
+        size=1,
+        description="",
+    )
     Resource(**good)
-    for change, match in [({"sha256": "abc"}, "sha256"), ({"filename": "../a"}, "bare file name"),
-                          ({"url": "ftp://example.org/a"}, "http"), ({"members": (Member("m", "xyz"),)}, "sha256")]:
+    for change, match in [
+        ({"sha256": "abc"}, "sha256"),
+        ({"filename": "../a"}, "bare file name"),
+        ({"url": "ftp://example.org/a"}, "http"),
+        ({"members": (Member("m", "xyz"),)}, "sha256"),
+    ]:
         with pytest.raises(ValueError, match=match):
             Resource(**{**good, **change})
 
@@ -229,7 +265,10 @@ def test_resource_rejects_malformed_entries():
 def test_manual_resources_explain_the_steps_and_the_path(monkeypatch):
     monkeypatch.setenv("CNM_DATA", "/somewhere/data")
     manual = dl.MANUAL_RESOURCES
-    assert (manual["charades-i3d"].path, manual["charades-i3d"].dim) == ("charades-sta/i3d_features.hdf5", 1024)
+    assert (manual["charades-i3d"].path, manual["charades-i3d"].dim) == (
+        "charades-sta/i3d_features.hdf5",
+        1024,
+    )
     assert (manual["activitynet-c3d"].dim, manual["activitynet-c3d"].layout) == (500, "c3d")
     assert manual["activitynet-clip"].dim == 512
     for m in manual.values():
@@ -242,7 +281,8 @@ def test_manual_resources_explain_the_steps_and_the_path(monkeypatch):
 
 @pytest.fixture
 def registry(server, tmp_path, monkeypatch):
-    """The loopback resources in the registry, the working directory in ``tmp_path`` and the data root its ``data/``."""
+    """The loopback resources in the registry, the working directory in ``tmp_path`` and the data root its
+    ``data/``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CNM_DATA", "data")
     for resource in (resource_for(server), glove_for(server)):
@@ -265,7 +305,12 @@ def test_cli_list_shows_every_file_and_its_state_on_disk(registry, capsys):
         assert r.url in out and r.sha256 in out and r.licence in out
     for manual in dl.MANUAL_RESOURCES.values():
         assert manual.path in out
-    assert "Data root: data" in out and "data/toy-glove/glove.zip" in out and "[missing]" in out and "checked by its size in the zip" in out
+    assert (
+        "Data root: data" in out
+        and "data/toy-glove/glove.zip" in out
+        and "[missing]" in out
+        and "checked by its size in the zip" in out
+    )
 
     assert dl.main(["get", "toy-glove", "--no-progress"]) == 0
     Path("data/toy-glove/glove.6B.300d.txt").write_text("the 0.1\n")
@@ -293,9 +338,12 @@ def test_cli_get_fetches_a_group_and_repairs_a_truncated_member(registry, capsys
 def test_cli_failures_are_one_line_with_exit_code_2(registry, server, capsys):
     assert dl.main(["get", "no-such-thing"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: unknown name 'no-such-thing'; choose one of: charades-sta,") and err.count("\n") == 1
+    assert (
+        err.startswith("error: unknown name 'no-such-thing'; choose one of: charades-sta,")
+        and err.count("\n") == 1
+    )
 
-    assert dl.main(["get", "charades-i3d"]) == 2   # manual: prints the steps, then fails
+    assert dl.main(["get", "charades-i3d"]) == 2  # manual: prints the steps, then fails
     captured = capsys.readouterr()
     assert "data/charades-sta/i3d_features.hdf5" in captured.out
     assert one_error_line(captured.err) == "error: charades-i3d must be fetched by hand (the steps are above)"
@@ -313,9 +361,15 @@ def test_cli_failures_are_one_line_with_exit_code_2(registry, server, capsys):
 
 
 def test_the_package_entry_point_runs_the_download_command():
-    run = subprocess.run([sys.executable, "-m", "cnm_minimal", "download", "how-to", "nope"],
-                         cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 2 and run.stderr.startswith("error: unknown manual resource") and run.stdout == ""
+    run = subprocess.run(
+        [sys.executable, "-m", "cnm_minimal", "download", "how-to", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        run.returncode == 2 and run.stderr.startswith("error: unknown manual resource") and run.stdout == ""
+    )
 
 
 # --- hand-fetched feature files ------------------------------------------------------------------------
@@ -362,11 +416,13 @@ def test_cli_check_features_uses_the_trainers_check(tmp_path, capsys):
 def test_cli_check_features_reads_the_c3d_layout(tmp_path, capsys):
     import numpy as np
 
-    (tmp_path / "anet.json").write_text('{"v_abc": {"duration": 10, "timestamps": [[1, 2]], "sentences": ["x"]}}')
+    (tmp_path / "anet.json").write_text(
+        '{"v_abc": {"duration": 10, "timestamps": [[1, 2]], "sentences": ["x"]}}'
+    )
     path = write_features(tmp_path / "c3d.hdf5", {"v_abc": np.ones((2, 500))}, layout="c3d")
     command = ["check-features", str(path), "--annotations", str(tmp_path / "anet.json")]
     assert dl.main([*command, "--resource", "activitynet-c3d"]) == 0
-    assert dl.main([*command, "--dim", "500"]) == 2   # flat layout: the group itself is not the array
+    assert dl.main([*command, "--dim", "500"]) == 2  # flat layout: the group itself is not the array
     assert "is a group, not a [T, D] dataset" in capsys.readouterr().out
 
 
@@ -374,9 +430,11 @@ def test_video_ids_come_from_the_annotation_readers(tmp_path):
     (tmp_path / "sta.txt").write_text("AO8RW 0.0 6.9##a person reads\nAO8RW 1 2##x\nY6R7T 3 4##y\n")
     (tmp_path / "Charades_v1_train.csv").write_text("id,subject,length\r\nAO8RW,HR4,30\r\nY6R7T,HR4,20\r\n")
     (tmp_path / "cnm.json").write_text(CNM_JSON)
-    (tmp_path / "anet.json").write_text('{"v_a": {"duration": 5, "timestamps": [[1, 2]], "sentences": ["x"]},'
-                                        ' "v_b": {"duration": 9, "timestamps": [[0, 3]], "sentences": ["y"]}}')
-    assert video_ids(tmp_path / "sta.txt") == ["AO8RW", "Y6R7T"]   # durations: the Charades CSV next to it
+    (tmp_path / "anet.json").write_text(
+        '{"v_a": {"duration": 5, "timestamps": [[1, 2]], "sentences": ["x"]},'
+        ' "v_b": {"duration": 9, "timestamps": [[0, 3]], "sentences": ["y"]}}'
+    )
+    assert video_ids(tmp_path / "sta.txt") == ["AO8RW", "Y6R7T"]  # durations: the Charades CSV next to it
     assert video_ids(tmp_path / "cnm.json") == ["AO8RW", "Y6R7T"]
     assert video_ids(tmp_path / "anet.json") == ["v_a", "v_b"]
     assert video_ids(tmp_path / "Charades_v1_train.csv") == ["AO8RW", "Y6R7T"]

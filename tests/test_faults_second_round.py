@@ -1,5 +1,6 @@
-"""Fault injection, second round: resume, overwrite and reruns that never lose or mislabel work, and inputs that
-fail early with one line. One test per probe of the second reliability table (its row in the docstring)."""
+"""Fault injection, second round: resume, overwrite and reruns that never lose or mislabel work, and inputs
+that fail early with one line. One test per probe of the second reliability table (its row in the docstring).
+"""
 
 import json
 import math
@@ -12,11 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_faults import ROOT, SAMPLE, TINY, copy_of, run
 
 from cnm_minimal.__main__ import main
 from cnm_minimal.checkpoints import load_checkpoint
-
-from test_faults import ROOT, SAMPLE, TINY, copy_of, run
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +38,35 @@ def train_args(data: Path) -> list[str]:
     return [*TINY, "--data", str(data)]
 
 
-# Bad: wrong results or lost work ----------------------------------------------------------------------------------
+# Bad: wrong results or lost work
+# ----------------------------------------------------------------------------------
+
 
 def test_resume_with_a_new_learning_rate_follows_the_new_schedule(finished, tmp_path, capsys):
     """Row 1: --resume --allow-config-change --lr recorded the new lr but trained on the old schedule."""
     out = copy_of(finished, tmp_path)
-    code, _, _ = run(capsys, "train", "--out", out, "--epochs", "2", "--resume", "--allow-config-change",
-                     *TINY[:-4], "--lr", "2e-3", "--device", "cpu")
+    code, _, _ = run(
+        capsys,
+        "train",
+        "--out",
+        out,
+        "--epochs",
+        "2",
+        "--resume",
+        "--allow-config-change",
+        *TINY[:-4],
+        "--lr",
+        "2e-3",
+        "--device",
+        "cpu",
+    )
     assert code == 0
     state = load_checkpoint(out / "last.pt")
     assert all(base == 2e-3 for s in state["schedulers"].values() for base in s["base_lrs"])
     updates, warmup = state["updates"], 5
-    expected = 2e-3 * math.sqrt(warmup / updates) if updates >= warmup else None      # Eq. 9.3 after the last step
+    expected = (
+        2e-3 * math.sqrt(warmup / updates) if updates >= warmup else None
+    )  # Eq. 9.3 after the last step
     second = json.loads((out / "results.json").read_text())["history"][1]
     assert expected is not None and second["lr"] == pytest.approx(expected, rel=1e-6)
 
@@ -74,7 +91,7 @@ def test_evaluate_warns_when_the_test_annotations_changed(finished, tmp_path, ca
     assert main(["evaluate", str(finished / "best.pt"), "--data", str(data), "--device", "cpu"]) == 0
     out, err = capsys.readouterr()
     assert "warning:" in err and "annotations_test.txt" in err and "differs" in err
-    assert "on " in out                                  # it still evaluates: the result is right for that file
+    assert "on " in out  # it still evaluates: the result is right for that file
 
 
 def test_word_vectors_with_nan_fail_when_read_naming_file_line_and_word(tmp_path, capsys):
@@ -82,7 +99,7 @@ def test_word_vectors_with_nan_fail_when_read_naming_file_line_and_word(tmp_path
     data = sample_copy(tmp_path)
     lines = (data / "word_vectors.txt").read_text().splitlines()
     word = lines[3].split(" ")[0]
-    lines[3] = word + " nan" + lines[3][len(word) + len(lines[3].split(" ")[1]) + 1:]
+    lines[3] = word + " nan" + lines[3][len(word) + len(lines[3].split(" ")[1]) + 1 :]
     (data / "word_vectors.txt").write_text("\n".join(lines) + "\n")
     code, _, error = run(capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *train_args(data))
     assert code == 2 and "word_vectors.txt:4" in error and repr(word) in error and "not finite" in error
@@ -92,8 +109,19 @@ def test_word_vectors_with_nan_fail_when_read_naming_file_line_and_word(tmp_path
 @pytest.mark.parametrize("value", ["inf", "nan", "0", "-1e-3"])
 def test_a_learning_rate_that_is_not_finite_and_positive_is_refused(value, tmp_path, capsys):
     """Row 4: --lr inf passed validation and ended in NaN."""
-    code, _, error = run(capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *TINY[:-4], "--lr", value,
-                         "--device", "cpu")
+    code, _, error = run(
+        capsys,
+        "train",
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        "1",
+        *TINY[:-4],
+        "--lr",
+        value,
+        "--device",
+        "cpu",
+    )
     assert code == 2 and "--lr" in error
 
 
@@ -107,7 +135,9 @@ def test_simulate_refuses_a_folder_holding_files_it_did_not_write(tmp_path, caps
     assert (mine / "annotations_train.txt").read_text() == "my own annotations\n"
     fresh = tmp_path / "fresh"
     assert run(capsys, "simulate", "sample", "--out", fresh, "--num-videos", "12")[0] == 0
-    assert run(capsys, "simulate", "sample", "--out", fresh, "--num-videos", "12")[0] == 0   # its own: rewritten
+    assert (
+        run(capsys, "simulate", "sample", "--out", fresh, "--num-videos", "12")[0] == 0
+    )  # its own: rewritten
 
 
 def test_ablations_do_not_reuse_a_seed_run_with_other_options(tmp_path, capsys):
@@ -118,7 +148,7 @@ def test_ablations_do_not_reuse_a_seed_run_with_other_options(tmp_path, capsys):
     code, _, error = run(capsys, *base, "--epochs", "2")
     assert code == 2 and "full_seed0.json" in error and "--epochs 1 -> 2" in error and "--overwrite" in error
     assert (tmp_path / "abl" / "full_seed0.json").read_bytes() == first
-    assert run(capsys, *base, "--epochs", "1")[0] == 0                    # the same options: reused
+    assert run(capsys, *base, "--epochs", "1")[0] == 0  # the same options: reused
     assert run(capsys, *base, "--epochs", "2", "--overwrite")[0] == 0
     assert json.loads((tmp_path / "abl" / "full_seed0.json").read_text())["epochs_run"] == 2
 
@@ -133,10 +163,18 @@ def test_overwrite_validates_everything_before_it_touches_the_old_run(bad, finis
     assert {name: (out / name).read_bytes() for name in before} == before
 
 
-# Weak: the user is misled or sees a traceback ---------------------------------------------------------------------
+# Weak: the user is misled or sees a traceback
+# ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("change, option", [(["--hidden", "48"], "--hidden"), (["--kept-words", "60"], "vocabulary"),
-                                            (["--num-clips", "8"], "--num-clips")])
+
+@pytest.mark.parametrize(
+    "change, option",
+    [
+        (["--hidden", "48"], "--hidden"),
+        (["--kept-words", "60"], "vocabulary"),
+        (["--num-clips", "8"], "--num-clips"),
+    ],
+)
 def test_resume_refuses_a_change_it_cannot_apply(change, option, finished, tmp_path, capsys):
     """--resume --allow-config-change --hidden 32 (or another vocabulary): a state_dict traceback."""
     out = copy_of(finished, tmp_path)
@@ -146,24 +184,36 @@ def test_resume_refuses_a_change_it_cannot_apply(change, option, finished, tmp_p
             args[args.index(name) + 1] = value
         else:
             args += [name, value]
-    code, _, error = run(capsys, "train", "--out", out, "--epochs", "2", "--resume", "--allow-config-change", *args)
+    code, _, error = run(
+        capsys, "train", "--out", out, "--epochs", "2", "--resume", "--allow-config-change", *args
+    )
     assert code == 2 and option in error and "cannot" in error
 
 
-@pytest.mark.parametrize("edit, named", [
-    (lambda c: c["model"]["config"].__setitem__("hiden_size", 64), "model.config.hiden_size"),
-    (lambda c: c["train"]["reconstructor"].__setitem__("weight_decay", 0.01), "train.reconstructor.weight_decay"),
-    (lambda c: c["model"]["config"]["DualTransformer"].__setitem__("dropout", 0.5),
-     "model.config.DualTransformer.dropout"),
-])
+@pytest.mark.parametrize(
+    "edit, named",
+    [
+        (lambda c: c["model"]["config"].__setitem__("hiden_size", 64), "model.config.hiden_size"),
+        (
+            lambda c: c["train"]["reconstructor"].__setitem__("weight_decay", 0.01),
+            "train.reconstructor.weight_decay",
+        ),
+        (
+            lambda c: c["model"]["config"]["DualTransformer"].__setitem__("dropout", 0.5),
+            "model.config.DualTransformer.dropout",
+        ),
+    ],
+)
 def test_a_config_key_the_trainer_does_not_honour_is_an_error(edit, named, tmp_path, capsys):
-    """Keys of a config JSON the trainer ignores (a typo, weight_decay, the transformer's own dropout): silent."""
+    """Keys of a config JSON the trainer ignores (a typo, weight_decay, the transformer's own dropout):
+    silent."""
     config = json.loads((ROOT / "configs" / "charades_sim_full.json").read_text())
     edit(config)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    code, _, error = run(capsys, "train", "--config", path, "--out", tmp_path / "run", "--epochs", "1",
-                         "--data", SAMPLE, *TINY)
+    code, _, error = run(
+        capsys, "train", "--config", path, "--out", tmp_path / "run", "--epochs", "1", "--data", SAMPLE, *TINY
+    )
     assert code == 2 and str(path) in error and named in error
 
 
@@ -171,15 +221,18 @@ def test_a_device_torch_lacks_is_one_line(tmp_path, capsys):
     """--device mps (or any device torch lacks here): a RuntimeError traceback."""
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         pytest.skip("this machine has an MPS device")
-    code, _, error = run(capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *TINY[:-2], "--device", "mps")
+    code, _, error = run(
+        capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *TINY[:-2], "--device", "mps"
+    )
     assert code == 2 and "--device mps" in error and "cpu" in error
 
 
 def test_an_empty_data_folder_says_what_is_missing(tmp_path, capsys):
     """--data pointing at an empty folder blamed a missing --feature-file."""
     (tmp_path / "empty").mkdir()
-    code, _, error = run(capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *TINY, "--data",
-                         tmp_path / "empty")
+    code, _, error = run(
+        capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *TINY, "--data", tmp_path / "empty"
+    )
     assert code == 2 and "no annotation files" in error and "download" in error
 
 
@@ -195,26 +248,34 @@ def test_a_full_disk_names_the_file_and_the_rerun_is_not_a_loop(finished, tmp_pa
         return real_replace(src, dst)
 
     monkeypatch.setattr(atomic.os, "replace", full)
-    code, _, error = run(capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *TINY, "--save-checkpoints",
-                         "false")
+    code, _, error = run(
+        capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *TINY, "--save-checkpoints", "false"
+    )
     assert code == 2 and "results.json" in error and "No space left on device" in error
     monkeypatch.setattr(atomic.os, "replace", real_replace)
     code, _, error = run(capsys, "train", "--out", tmp_path / "run", "--epochs", "1", *TINY)
     assert code == 2 or code == 0
-    if code == 2:                                      # a folder without last.pt is not sent to --resume
+    if code == 2:  # a folder without last.pt is not sent to --resume
         assert "--overwrite" in error and "--resume" not in error.split("(")[0]
 
 
 def test_ctrl_c_says_that_resume_continues(tmp_path):
     """Ctrl-C: a KeyboardInterrupt traceback and no hint that --resume continues."""
     out = tmp_path / "run"
-    # A process started in the background inherits an ignored SIGINT (a CI job, nohup): Ctrl-C's handler is restored
-    # first, as an interactive shell has it.
-    start = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-             "from cnm_minimal.__main__ import main\nsys.exit(main(sys.argv[1:]))")
-    process = subprocess.Popen([sys.executable, "-c", start, "train", "--out", str(out), "--epochs", "50", *TINY],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    # A process started in the background inherits an ignored SIGINT (a CI job, nohup): Ctrl-C's handler is
+    # restored first, as an interactive shell has it.
+    start = (
+        "import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from cnm_minimal.__main__ import main\nsys.exit(main(sys.argv[1:]))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", start, "train", "--out", str(out), "--epochs", "50", *TINY],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     for line in process.stdout:
         if line.startswith("epoch 1/"):
             break
@@ -271,8 +332,10 @@ def test_a_duplicated_video_in_the_durations_is_refused(tmp_path, capsys):
 def test_bias_names_bad_test_rows(tmp_path, capsys):
     """bias --test: an end after the video was clipped silently; start > end gave numpy warnings and then
     "num_queries must be at least 1, got 0" naming no file."""
-    rows = [{"video": "v1", "duration": 30.0, "timestamp": [2.0, 40.0], "sentence": "a person sits"},
-            {"video": "v2", "duration": 30.0, "timestamp": [1.0, 9.0], "sentence": "a person opens a door"}]
+    rows = [
+        {"video": "v1", "duration": 30.0, "timestamp": [2.0, 40.0], "sentence": "a person sits"},
+        {"video": "v2", "duration": 30.0, "timestamp": [1.0, 9.0], "sentence": "a person opens a door"},
+    ]
     train = tmp_path / "train.json"
     train.write_text(json.dumps([[r["video"], r["duration"], [1.0, 10.0], r["sentence"]] for r in rows]))
     clipped = tmp_path / "clipped.json"
@@ -299,7 +362,7 @@ def test_evaluate_counts_the_rows_its_policy_drops(finished, tmp_path, capsys):
 def test_import_official_on_a_file_that_is_not_a_checkpoint_is_one_line(content, finished, tmp_path, capsys):
     """import-official on a file that is not a torch checkpoint, or a truncated one: tracebacks."""
     source = tmp_path / "model-best.pt"
-    if content is None:                                 # a torch file cut in half
+    if content is None:  # a torch file cut in half
         torch.save({"model_state_dict": {"w": torch.zeros(1000)}}, source)
         source.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
     else:

@@ -6,11 +6,18 @@ import h5py
 import numpy as np
 import pytest
 
-from cnm_minimal.data.features import FeatureError, FeatureStore, clip_boundaries, resample_clips, write_features
+from cnm_minimal.data.features import (
+    FeatureError,
+    FeatureStore,
+    clip_boundaries,
+    resample_clips,
+    write_features,
+)
 
 
 def reference_bounds(t, n):
-    """The authors' boundaries, one at a time: j / n * t in double precision, rounded half to even, clipped."""
+    """The authors' boundaries, one at a time: j / n * t in double precision, rounded half to even,
+    clipped."""
     return [min(int(np.round(j / n * t)), t - 1) for j in range(n + 1)]
 
 
@@ -37,8 +44,10 @@ def test_resample_matches_the_spec_loop(length, clips):
 def test_boundaries_are_the_authors_for_every_length_up_to_1000(clips):
     for length in range(1, 1001):
         assert clip_boundaries(length, clips).tolist() == reference_bounds(length, clips), length
-    assert reference_bounds(25, 200)[4] == 0 and round(4 * 25 / 200) == 0      # 0.5: a tie, rounded to even
-    assert [round(j * 300 / 200) for j in range(201)] != reference_bounds(300, 200)   # the order matters: j*T/N differs
+    assert reference_bounds(25, 200)[4] == 0 and round(4 * 25 / 200) == 0  # 0.5: a tie, rounded to even
+    assert [round(j * 300 / 200) for j in range(201)] != reference_bounds(
+        300, 200
+    )  # the order matters: j*T/N differs
 
 
 def test_resample_never_averages_in_the_last_row_when_clipped():
@@ -60,11 +69,17 @@ def test_store_reads_resamples_and_checks(store_path):
     assert store.load("AAA01").shape == (12, 4)
     assert store.load("BBB02", num_clips=8).shape == (8, 4)
     store.check(["AAA01", "BBB02"], dim=4)
-    with pytest.raises(FeatureError, match=r"2 annotated video\(s\) have unusable features:\n  "
-                                           r"no features for video CCC03\n  no features for video DDD04"):
+    with pytest.raises(
+        FeatureError,
+        match=r"2 annotated video\(s\) have unusable features:\n  "
+        r"no features for video CCC03\n  no features for video DDD04",
+    ):
         store.check(["AAA01", "CCC03", "DDD04"], dim=4)
-    with pytest.raises(FeatureError, match=r"video AAA01 has shape \[12, 4\], expected \[T >= 1, 8\]\n"
-                                           r"  video BBB02 has shape \[30, 4\]"):
+    with pytest.raises(
+        FeatureError,
+        match=r"video AAA01 has shape \[12, 4\], expected \[T >= 1, 8\]\n"
+        r"  video BBB02 has shape \[30, 4\]",
+    ):
         store.check(["AAA01", "BBB02"], dim=8)
     assert store.problems(["AAA01"], dim=4, read_values=True) == []
 
@@ -87,7 +102,7 @@ def test_one_store_serves_a_pickled_copy_and_a_forked_child(store_path):
     child.start()
     child.join(timeout=60)
     assert child.exitcode == 0 and queue.get(timeout=5) == (30, 4)
-    np.testing.assert_array_equal(store.load("AAA01"), first)          # the parent's handle still works
+    np.testing.assert_array_equal(store.load("AAA01"), first)  # the parent's handle still works
 
 
 def test_nan_and_inf_are_rejected_with_the_video_id(tmp_path):

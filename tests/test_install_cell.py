@@ -1,4 +1,5 @@
-"""Every chapter starts with the cell that makes a downloaded notebook run on its own (tools/install_cell.py)."""
+"""Every chapter starts with the cell that makes a downloaded notebook run on its own
+(tools/install_cell.py)."""
 
 import json
 import subprocess
@@ -22,7 +23,7 @@ def test_each_chapter_has_the_current_install_cell_first(path):
     assert marked == [code[0]], f"{path.name}: run `make install-cells`"
     expected = install_cell.install_cell(install_cell.repository_url())
     assert "".join(code[0]["source"]) == "".join(expected["source"]), f"{path.name}: run `make install-cells`"
-    assert code[0]["outputs"] == []                # in the repository it does nothing
+    assert code[0]["outputs"] == []  # in the repository it does nothing
 
 
 def test_the_cell_is_silent_in_the_repository_and_says_what_to_do_elsewhere(tmp_path):
@@ -38,6 +39,8 @@ def test_the_url_comes_from_the_book_configuration(tmp_path):
     config = tmp_path / "_config.yml"
     config.write_text('title: x\nrepository:\n  url: "https://example.org/cnm.git"\n  branch: main\n')
     assert install_cell.repository_url(config) == "https://example.org/cnm.git"
-    assert "REPOSITORY = 'https://example.org/cnm.git'" in "".join(install_cell.install_cell("https://example.org/cnm.git")["source"])
+    assert "REPOSITORY = 'https://example.org/cnm.git'" in "".join(
+        install_cell.install_cell("https://example.org/cnm.git")["source"]
+    )
     config.write_text('repository:\n  url: ""\n')
     assert install_cell.repository_url(config) == ""

@@ -6,8 +6,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cnm_minimal.metrics import (
-    DR_THRESHOLDS, EPS, IOU_THRESHOLDS, as_segments, discounted_metrics, discounted_recall, localization_metrics,
-    recall_at_iou, temporal_iou,
+    DR_THRESHOLDS,
+    EPS,
+    IOU_THRESHOLDS,
+    as_segments,
+    discounted_metrics,
+    discounted_recall,
+    localization_metrics,
+    recall_at_iou,
+    temporal_iou,
 )
 
 
@@ -41,7 +48,7 @@ def test_partial_overlap_by_hand():
 
 
 def test_zero_length_segments():
-    assert iou1([0.4, 0.4], [0.4, 0.4]) == 1.0            # 1e-10 / 1e-10
+    assert iou1([0.4, 0.4], [0.4, 0.4]) == 1.0  # 1e-10 / 1e-10
     assert iou1([0.4, 0.4], [0.2, 0.7]) == pytest.approx(EPS / (0.5 + EPS))
     assert iou1([0.1, 0.1], [0.2, 0.7]) == 0.0
 
@@ -92,7 +99,7 @@ def test_localization_metrics_row():
     gt = [[0.0, 0.5], [0.3, 0.7], [0.0, 0.2]]
     row = localization_metrics(pred, gt)
     assert list(row) == ["R@0.1", "R@0.3", "R@0.5", "R@0.7", "R@0.9", "mIoU"]
-    assert row["R@0.5"] == pytest.approx(2 / 3)       # 1.0 and 0.6 pass, 0.0 fails
+    assert row["R@0.5"] == pytest.approx(2 / 3)  # 1.0 and 0.6 pass, 0.0 fails
     assert row["R@0.7"] == pytest.approx(1 / 3)
     assert row["mIoU"] == pytest.approx((1.0 + 0.3 / 0.5 + 0.0) / 3)
 
@@ -127,7 +134,11 @@ def test_vectorised_equals_one_by_one(pairs):
 
 # --- Charades-CD's discounted recall dR@1 -----------------------------------------------------------
 def test_perfect_prediction_has_discounted_recall_one():
-    assert discounted_recall([[0.2, 0.6], [0.0, 1.0]], [[0.2, 0.6], [0.0, 1.0]]) == {0.3: 1.0, 0.5: 1.0, 0.7: 1.0}
+    assert discounted_recall([[0.2, 0.6], [0.0, 1.0]], [[0.2, 0.6], [0.0, 1.0]]) == {
+        0.3: 1.0,
+        0.5: 1.0,
+        0.7: 1.0,
+    }
 
 
 def test_iou_below_the_threshold_scores_zero_whatever_the_discount():

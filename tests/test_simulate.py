@@ -7,10 +7,15 @@ import numpy as np
 import pytest
 
 from cnm_minimal.baselines import constant_predictions, mean_training_window
-from cnm_minimal.data.files import DatasetFiles
 from cnm_minimal.data.features import FeatureStore
+from cnm_minimal.data.files import DatasetFiles
 from cnm_minimal.data.simulate import (
-    FeatureKnobs, concept_of, feature_arrays_sha256, generate_annotations, make_sample, simulate_features,
+    FeatureKnobs,
+    concept_of,
+    feature_arrays_sha256,
+    generate_annotations,
+    make_sample,
+    simulate_features,
     split_by_video,
 )
 from cnm_minimal.metrics import localization_metrics
@@ -20,17 +25,26 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "charades-sta-si
 
 def test_the_committed_sample_is_what_the_command_regenerates(tmp_path):
     """Annotations, durations and word vectors byte for byte; the features to float32 rounding, because their
-    sums are computed by the CPU's BLAS, whose summation order differs between CPUs (seen: Intel vs AMD EPYC)."""
+    sums are computed by the CPU's BLAS, whose summation order differs between CPUs (seen: Intel vs AMD
+    EPYC)."""
     manifest = make_sample(tmp_path / "sample")
     committed = json.loads((SAMPLE / "manifest.json").read_text())
     assert feature_arrays_sha256(SAMPLE / "features.hdf5") == committed["feature_arrays_sha256"]
     ignore = {"feature_arrays_sha256", "sha256"}
-    assert {k: v for k, v in manifest.items() if k not in ignore} == {k: v for k, v in committed.items() if k not in ignore}
+    assert {k: v for k, v in manifest.items() if k not in ignore} == {
+        k: v for k, v in committed.items() if k not in ignore
+    }
     for name in committed["sha256"]:
         if name != "features.hdf5":
             assert (tmp_path / "sample" / name).read_bytes() == (SAMPLE / name).read_bytes(), name
     ours, theirs = FeatureStore(tmp_path / "sample" / "features.hdf5"), FeatureStore(SAMPLE / "features.hdf5")
-    vids = sorted({q.vid for split in ("train", "val", "test") for q in DatasetFiles.simulated(SAMPLE).queries(split)[0]})
+    vids = sorted(
+        {
+            q.vid
+            for split in ("train", "val", "test")
+            for q in DatasetFiles.simulated(SAMPLE).queries(split)[0]
+        }
+    )
     for vid in vids:
         np.testing.assert_allclose(ours.load(vid), theirs.load(vid), rtol=0, atol=1e-5, err_msg=vid)
 
@@ -46,14 +60,14 @@ def test_generated_annotations_look_like_charades_sta():
     queries, durations = generate_annotations(2000, seed=7)
     moments = np.array([q.moment for q in queries])
     lengths = moments[:, 1] - moments[:, 0]
-    assert 2.0 < len(queries) / len(durations) < 2.4                      # real: 2.2-2.3 queries per video
-    assert 28 < np.median(list(durations.values())) < 33                   # real median 30.7 s
-    assert 0.22 < np.median(lengths) < 0.29                                 # real median 0.25
-    assert 0.15 < np.mean(moments[:, 0] == 0) < 0.23                        # real: 19% start at 0
+    assert 2.0 < len(queries) / len(durations) < 2.4  # real: 2.2-2.3 queries per video
+    assert 28 < np.median(list(durations.values())) < 33  # real median 30.7 s
+    assert 0.22 < np.median(lengths) < 0.29  # real median 0.25
+    assert 0.15 < np.mean(moments[:, 0] == 0) < 0.23  # real: 19% start at 0
     assert (moments >= 0).all() and (moments <= 1).all() and (lengths > 0).all()
     keys = [(q.vid, q.start, q.end) for q in queries]
     with_partner = np.mean([keys.count(k) > 1 for k in keys])
-    assert 0.38 < with_partner < 0.58                                      # real: 48% have a paraphrase
+    assert 0.38 < with_partner < 0.58  # real: 48% have a paraphrase
 
 
 def test_generation_is_deterministic_and_seed_dependent():
@@ -83,9 +97,9 @@ def test_features_carry_the_event_inside_its_moment_and_respond_to_the_knobs():
     clean = simulate_features(queries, {"V1": 40.0}, FeatureKnobs(noise=0.0, **quiet), seed=5)["V1"]
     norms = np.linalg.norm(clean, axis=1)
     times = np.arange(40) + 0.5
-    assert np.allclose(norms[(times >= 10) & (times <= 20)], 8.0)                 # sqrt(64) inside the moment
-    assert (norms[(times < 8) | (times > 22)] == 0).all()                          # nothing beyond the soft edge
-    assert 0 < norms[9] < 8.0                                                       # 9.5 s: on the 2 s ramp
+    assert np.allclose(norms[(times >= 10) & (times <= 20)], 8.0)  # sqrt(64) inside the moment
+    assert (norms[(times < 8) | (times > 22)] == 0).all()  # nothing beyond the soft edge
+    assert 0 < norms[9] < 8.0  # 9.5 s: on the 2 s ramp
     noisy = simulate_features(queries, {"V1": 40.0}, FeatureKnobs(noise=2.0, **quiet), seed=5)["V1"]
     assert np.std(noisy - clean) == pytest.approx(2.0, rel=0.1)
 
@@ -113,7 +127,10 @@ def test_full_size_from_real_annotations_uses_their_videos(real_data, tmp_path, 
     manifest = simulate.make_full(tmp_path / "out", FeatureKnobs(dim=8), real_annotations=root)
     assert manifest["annotations"] == "real files in real/"
     store = FeatureStore(tmp_path / "out" / "features.hdf5")
-    vids = {line.split()[0] for split in ("train", "test")
-            for line in (root / f"charades_sta_{split}.txt").read_text().splitlines()}
+    vids = {
+        line.split()[0]
+        for split in ("train", "test")
+        for line in (root / f"charades_sta_{split}.txt").read_text().splitlines()
+    }
     store.check(vids, 8)
-    assert not list((tmp_path / "out").glob("*_train.txt"))              # real annotations are not copied
+    assert not list((tmp_path / "out").glob("*_train.txt"))  # real annotations are not copied

@@ -7,15 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnm_minimal import train
+from cnm_minimal import resume, train
 from cnm_minimal.config import ConfigError, TrainConfig
 from cnm_minimal.data.dataset import play_backwards
 from cnm_minimal.data.timelines import Action, ActionClass, Timeline, read_classes, read_timelines
 from cnm_minimal.study import confuser_strata, confusers, matched_action, strata_scores
 
-CLASSES = {"c0": ActionClass("Opening a door", "open", "door"), "c1": ActionClass("Closing a door", "close", "door"),
-           "c2": ActionClass("Opening a box", "open", "box"), "c3": ActionClass("Sneezing", "sneeze", None),
-           "c4": ActionClass("Sitting in a chair", "sit", "chair")}
+CLASSES = {
+    "c0": ActionClass("Opening a door", "open", "door"),
+    "c1": ActionClass("Closing a door", "close", "door"),
+    "c2": ActionClass("Opening a box", "open", "box"),
+    "c3": ActionClass("Sneezing", "sneeze", None),
+    "c4": ActionClass("Sitting in a chair", "sit", "chair"),
+}
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "charades-sta"
 
 
@@ -25,26 +29,30 @@ def timeline(*actions):
 
 def test_the_matched_action_is_the_best_overlap_and_must_reach_iou_half():
     video = timeline(("c0", 2.0, 6.0), ("c4", 0.0, 20.0))
-    assert matched_action(video, [0.1, 0.3], 20.0) == 0            # [2, 6] s exactly
-    assert matched_action(video, [0.0, 0.95], 20.0) == 1           # sitting covers it
-    assert matched_action(video, [0.5, 0.6], 20.0) is None         # nothing overlaps by IoU >= 0.5
+    assert matched_action(video, [0.1, 0.3], 20.0) == 0  # [2, 6] s exactly
+    assert matched_action(video, [0.0, 0.95], 20.0) == 1  # sitting covers it
+    assert matched_action(video, [0.5, 0.6], 20.0) is None  # nothing overlaps by IoU >= 0.5
     assert matched_action(timeline(), [0.1, 0.3], 20.0) is None
 
 
 def test_confusers_share_the_object_or_the_verb_and_lie_mostly_outside_the_moment():
-    video = timeline(("c0", 2.0, 6.0), ("c1", 10.0, 14.0), ("c2", 15.0, 18.0), ("c3", 3.0, 5.0), ("c1", 3.0, 6.0))
-    # closing the door at 10-14 s shares the object, opening a box the verb; sneezing shares nothing; closing the
-    # door at 3-6 s lies inside the moment
+    video = timeline(
+        ("c0", 2.0, 6.0), ("c1", 10.0, 14.0), ("c2", 15.0, 18.0), ("c3", 3.0, 5.0), ("c1", 3.0, 6.0)
+    )
+    # closing the door at 10-14 s shares the object, opening a box the verb; sneezing shares nothing; closing
+    # the door at 3-6 s lies inside the moment
     assert confusers(video, 0, CLASSES, [0.1, 0.3], 20.0) == {"object": 1, "verb": 1}
-    assert confusers(video, 3, CLASSES, [0.15, 0.25], 20.0) == {"object": 0, "verb": 0}   # no object: no match
+    assert confusers(video, 3, CLASSES, [0.15, 0.25], 20.0) == {"object": 0, "verb": 0}  # no object: no match
 
 
 def test_strata_and_their_scores():
     timelines = {"A": timeline(("c0", 2.0, 6.0), ("c1", 10.0, 14.0)), "B": timeline(("c0", 2.0, 6.0))}
-    rows = [{"vid": "A", "moment": [0.1, 0.3], "duration": 20.0, "iou": 0.2},
-            {"vid": "B", "moment": [0.1, 0.3], "duration": 20.0, "iou": 0.6},
-            {"vid": "B", "moment": [0.7, 0.9], "duration": 20.0, "iou": 0.4},
-            {"vid": "C", "moment": [0.1, 0.3], "duration": 20.0, "iou": 0.0}]
+    rows = [
+        {"vid": "A", "moment": [0.1, 0.3], "duration": 20.0, "iou": 0.2},
+        {"vid": "B", "moment": [0.1, 0.3], "duration": 20.0, "iou": 0.6},
+        {"vid": "B", "moment": [0.7, 0.9], "duration": 20.0, "iou": 0.4},
+        {"vid": "C", "moment": [0.1, 0.3], "duration": 20.0, "iou": 0.0},
+    ]
     strata = confuser_strata(rows, timelines, CLASSES)
     assert strata == ["confusable", "distinct", "unmatched", "unmatched"]
     scores = strata_scores(rows, strata)
@@ -82,17 +90,23 @@ def test_reverse_fraction_reaches_the_training_split_only():
 def test_a_run_recorded_before_an_option_existed_resumes_when_the_option_keeps_its_default():
     stored = asdict(TrainConfig())
     del stored["reverse_fraction"]
-    assert train.resume_changes(stored, TrainConfig(), allow=False) == []
-    with pytest.raises(ConfigError, match=r"cannot change --reverse-fraction 0.0 -> 0.5 \(the training videos\)"):
-        train.resume_changes(stored, TrainConfig(reverse_fraction=0.5), allow=True)
+    assert resume.resume_changes(stored, TrainConfig(), allow=False) == []
+    with pytest.raises(
+        ConfigError, match=r"cannot change --reverse-fraction 0.0 -> 0.5 \(the training videos\)"
+    ):
+        resume.resume_changes(stored, TrainConfig(reverse_fraction=0.5), allow=True)
 
 
-@pytest.mark.skipif(not (SHARED / "Charades_v1_test.csv").is_file(), reason="needs ../shared/data/charades-sta")
+@pytest.mark.skipif(
+    not (SHARED / "Charades_v1_test.csv").is_file(), reason="needs ../shared/data/charades-sta"
+)
 def test_every_real_test_query_of_cnm_split_matches_an_action_of_its_timeline():
     classes = read_classes(SHARED / "charades_v1_classes.tsv")
     timelines, _ = read_timelines(sorted(SHARED.glob("Charades_v1_*.csv")), classes)
-    rows = [{"vid": vid, "duration": duration, "moment": [min(s / duration, 1.0), min(e / duration, 1.0)]}
-            for vid, duration, (s, e), _ in json.loads((SHARED / "cnm_test.json").read_text())]
+    rows = [
+        {"vid": vid, "duration": duration, "moment": [min(s / duration, 1.0), min(e / duration, 1.0)]}
+        for vid, duration, (s, e), _ in json.loads((SHARED / "cnm_test.json").read_text())
+    ]
     strata = confuser_strata(rows, timelines, classes)
-    assert len(rows) == 3158 and strata.count("unmatched") == 0       # measured: 1,683 confusable, 1,475 distinct
+    assert len(rows) == 3158 and strata.count("unmatched") == 0  # measured: 1,683 confusable, 1,475 distinct
     assert (strata.count("confusable"), strata.count("distinct")) == (1683, 1475)

@@ -7,19 +7,34 @@ import numpy as np
 import pytest
 
 from cnm_minimal.data.text import (
-    Vocabulary, WordVectorError, embedding_matrix, masking_weights, read_counts_tsv, read_word_vectors,
-    tokenize, write_word_vectors,
+    Vocabulary,
+    WordVectorError,
+    embedding_matrix,
+    masking_weights,
+    read_counts_tsv,
+    read_word_vectors,
+    tokenize,
+    write_word_vectors,
 )
 
 
-@pytest.mark.parametrize("sentence, tokens", [
-    ("A person opens the door.", ["a", "person", "opens", "the", "door", "."]),
-    ("Person #1 doesn't sit, then laughs!", ["person", "#", "1", "does", "n't", "sit", ",", "then", "laughs", "!"]),
-    ("the person's walk-in closet", ["the", "person", "'s", "walk-in", "closet"]),
-    ("he/she opens the door.the light", ["he/she", "opens", "the", "door.the", "light"]),
-    ("  double  spaces ", ["double", "spaces"]),
-    ("A person drinks a café crème.", ["a", "person", "drinks", "a", "café", "crème", "."]),   # letters of any script
-])
+@pytest.mark.parametrize(
+    "sentence, tokens",
+    [
+        ("A person opens the door.", ["a", "person", "opens", "the", "door", "."]),
+        (
+            "Person #1 doesn't sit, then laughs!",
+            ["person", "#", "1", "does", "n't", "sit", ",", "then", "laughs", "!"],
+        ),
+        ("the person's walk-in closet", ["the", "person", "'s", "walk-in", "closet"]),
+        ("he/she opens the door.the light", ["he/she", "opens", "the", "door.the", "light"]),
+        ("  double  spaces ", ["double", "spaces"]),
+        (
+            "A person drinks a café crème.",
+            ["a", "person", "drinks", "a", "café", "crème", "."],
+        ),  # letters of any script
+    ],
+)
 def test_tokenize(sentence, tokens):
     assert tokenize(sentence) == tokens
 
@@ -64,8 +79,11 @@ def test_word_vector_errors_name_file_and_line(tmp_path):
 
 def test_our_tokenizer_reproduces_cnm_word_counts(real_data):
     """CNM's counter (NLTK tokens over train+test) against ours: 5 of 1,145 words differ, by 19 tokens."""
-    sentences = [row[3] for name in ("cnm_train.json", "cnm_test.json")
-                 for row in json.loads((real_data / name).read_text())]
+    sentences = [
+        row[3]
+        for name in ("cnm_train.json", "cnm_test.json")
+        for row in json.loads((real_data / name).read_text())
+    ]
     ours = Counter(t for s in sentences for t in tokenize(s))
     reference = read_counts_tsv(real_data / "charades_vocab_counts.tsv")
     differing = {w for w in reference if reference[w] != ours[w]}
@@ -88,8 +106,10 @@ def test_only_the_wanted_rows_are_read_and_cached_beside_the_text_file(tmp_path,
 
     small = tmp_path / "small.txt"
     write_word_vectors(small, ["a", "b"], np.ones((2, 2), dtype=np.float32))
-    assert set(read_word_vectors(small, {"a"})) == {"a"} and not list(tmp_path.glob("*.npz"))   # small: no cache
-    monkeypatch.setattr(text_module, "CACHE_FROM_BYTES", 0)                   # as large as GloVe, for this test
+    assert set(read_word_vectors(small, {"a"})) == {"a"} and not list(
+        tmp_path.glob("*.npz")
+    )  # small: no cache
+    monkeypatch.setattr(text_module, "CACHE_FROM_BYTES", 0)  # as large as GloVe, for this test
 
     text = tmp_path / "glove.txt"
     write_word_vectors(text, ["the", "door", "opens", "."], np.arange(12, dtype=np.float32).reshape(4, 3) / 7)
@@ -99,7 +119,9 @@ def test_only_the_wanted_rows_are_read_and_cached_beside_the_text_file(tmp_path,
     assert set(first) == {"door", "."} and all(np.array_equal(first[w], full[w]) for w in first)
     cache = vector_cache_path(text, wanted)
     assert cache.is_file() and cache.parent == tmp_path
-    text.write_text(text.read_text().replace("door", "doors"))       # another file: another cache, never the old one
+    text.write_text(
+        text.read_text().replace("door", "doors")
+    )  # another file: another cache, never the old one
     assert vector_cache_path(text, wanted) != cache
     assert set(read_word_vectors(text, wanted)) == {"."}
     second = read_word_vectors(cache)
@@ -115,6 +137,7 @@ def test_a_read_only_folder_only_loses_the_cache(tmp_path, monkeypatch):
 
     def refuse(path):
         raise PermissionError(f"{path}: read-only")
+
     monkeypatch.setattr(text_module, "atomic_path", refuse)
     assert set(read_word_vectors(text, {"a"})) == {"a"}
     assert not list(tmp_path.glob("*.npz"))

@@ -1,4 +1,4 @@
-"""The explorers of the chapters (cnm_minimal/widgets.py) and their static HTML for the book.
+"""The explorers of the chapters (cnm_minimal/book/widgets.py) and their static HTML for the book.
 
 The browser's formulas (book/_ext/static/cnm_explorers.js) are run under Node, when it is installed, on the
 states each explorer embeds with the values the package computed; ``make check-site`` does the same in
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnm_minimal import widgets as W
 from cnm_minimal.attention import MultiheadAttention
-from cnm_minimal.widgets import iou_explorer, iou_report_html, iou_summary
+from cnm_minimal.book import widgets as W
+from cnm_minimal.book.widgets import iou_explorer, iou_report_html, iou_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "book" / "_ext" / "static" / "cnm_explorers.js"
@@ -48,10 +48,16 @@ def attention_parts():
 
 @pytest.fixture(scope="module")
 def client_explorers(attention_parts):
-    signal = {name: np.random.default_rng(k).normal(size=50) for k, name in enumerate(("book", "read", "put"))}
-    return {"iou": iou_explorer(), "gaussian": W.gaussian_mask_explorer(),
-            "samples": W.mask_samples_explorer(signal), "attention": W.attention_explorer(*attention_parts),
-            "ivc": W.ivc_explorer(relevance())}
+    signal = {
+        name: np.random.default_rng(k).normal(size=50) for k, name in enumerate(("book", "read", "put"))
+    }
+    return {
+        "iou": iou_explorer(),
+        "gaussian": W.gaussian_mask_explorer(),
+        "samples": W.mask_samples_explorer(signal),
+        "attention": W.attention_explorer(*attention_parts),
+        "ivc": W.ivc_explorer(relevance()),
+    }
 
 
 def test_summary_reports_iou_and_hits():
@@ -62,8 +68,8 @@ def test_summary_reports_iou_and_hits():
 
 def test_report_draws_both_segments_and_the_overlap():
     html_ = iou_report_html((0.2, 0.55), (0.35, 0.8))
-    assert html_.count("<rect") == 3          # overlap, ground truth, prediction
-    assert iou_report_html((0.0, 0.2), (0.5, 0.9)).count("<rect") == 2   # no overlap drawn
+    assert html_.count("<rect") == 3  # overlap, ground truth, prediction
+    assert iou_report_html((0.0, 0.2), (0.5, 0.9)).count("<rect") == 2  # no overlap drawn
 
 
 def test_explorer_recomputes_when_a_slider_moves():
@@ -72,24 +78,28 @@ def test_explorer_recomputes_when_a_slider_moves():
     assert "IoU = 0.333" in report.value
     pred.value = (0.35, 0.8)
     assert "IoU = 1.000" in report.value
-    assert 'name="ps"' in box.static_html() and 'value="0.35"' in box.static_html()   # the book shows the values now
+    assert (
+        'name="ps"' in box.static_html() and 'value="0.35"' in box.static_html()
+    )  # the book shows the values now
 
 
 def test_every_explorer_displays_the_widget_and_its_static_html(client_explorers):
     for kind, explorer in client_explorers.items():
         bundle = explorer._repr_mimebundle_()
-        assert WIDGET_VIEW in bundle, kind                  # Jupyter: the live widget
-        page = bundle["text/html"]                          # the book: the static explorer
+        assert WIDGET_VIEW in bundle, kind  # Jupyter: the live widget
+        page = bundle["text/html"]  # the book: the static explorer
         assert page.startswith('<div class="cnm-explorer"') and attribute(page, "data-kind") == kind
         controls = re.findall(r"<(?:input|select)[^>]*>", page)
-        assert controls and all(" disabled" in c for c in controls), kind   # enabled only by the browser script
-        assert '<img src="data:image/png;base64,' in page or "<svg" in page   # the picture without JavaScript
+        assert controls and all(" disabled" in c for c in controls), (
+            kind
+        )  # enabled only by the browser script
+        assert '<img src="data:image/png;base64,' in page or "<svg" in page  # the picture without JavaScript
 
 
 def test_gaussian_values_are_eq_4_and_the_inference_segment():
     values = W.gaussian_mask_values(0.5, 0.05, 5.5, 7)
     t = np.arange(7) / 6
-    assert np.allclose(values["m"], np.exp(-5.5 * (t - 0.5) ** 2 / 0.1**2), atol=1e-6)   # width clamped at 0.1
+    assert np.allclose(values["m"], np.exp(-5.5 * (t - 0.5) ** 2 / 0.1**2), atol=1e-6)  # width clamped at 0.1
     assert np.allclose(values["segment"], [0.475, 0.525])
     assert np.allclose(W.gaussian_mask_values(0.9, 0.4, 5.5, 50)["segment"], [0.7, 1.0])
 
@@ -97,7 +107,7 @@ def test_gaussian_values_are_eq_4_and_the_inference_segment():
 def test_gaussian_explorer_redraws_in_jupyter():
     box = W.gaussian_mask_explorer()
     picture = box.children[-1].value
-    box.children[2].value = 12.0                       # alpha
+    box.children[2].value = 12.0  # alpha
     assert box.children[-1].value != picture
     assert 'value="12.0"' in box.static_html()
 
@@ -140,11 +150,19 @@ def test_ivc_values_are_the_toy_of_chapter_7():
 
 
 def run_node(payload):
-    script = (f"const E = require({json.dumps(str(SCRIPT))});"
-              "const items = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
-              "console.log(JSON.stringify(items.map(i => E.check(i.kind, i.config, i.checks))));")
-    done = subprocess.run(["node", "-e", script], input=json.dumps(payload), capture_output=True, text=True,
-                          timeout=60, check=True)
+    script = (
+        f"const E = require({json.dumps(str(SCRIPT))});"
+        "const items = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(items.map(i => E.check(i.kind, i.config, i.checks))));"
+    )
+    done = subprocess.run(
+        ["node", "-e", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -170,7 +188,7 @@ def test_static_plan_precomputes_few_states_and_fixes_many():
     assert mode == "all" and values == {"x": ["a", "b", "c"], "on": [False, True]}
     many = widgets.Dropdown(options=[f"q{k}" for k in range(40)], value="q38")
     mode, values = W.static_plan({"query": many})
-    assert mode == "some" and values["query"] == [f"q{k}" for k in range(28, 40)]   # the current one included
+    assert mode == "some" and values["query"] == [f"q{k}" for k in range(28, 40)]  # the current one included
     sliders = {"c": widgets.FloatSlider(value=0.5, min=0, max=1, step=0.01), "w": widgets.IntSlider(value=1)}
     assert W.static_plan(sliders) == ("fixed", None)
     assert W.static_plan({"x": widgets.FloatSlider(value=0.5, min=0, max=1, step=0.25)})[0] == "all"
@@ -182,27 +200,36 @@ def draw_line(fig, slope, dashed=False):
 
 
 def test_figure_explorer_precomputes_every_state_it_offers():
-    box = W.figure_explorer(draw_line, figsize=(2, 1), slope=widgets.Dropdown(options=[("flat", 0), ("up", 1)], value=1),
-                            dashed=widgets.Checkbox(value=False))
+    box = W.figure_explorer(
+        draw_line,
+        figsize=(2, 1),
+        slope=widgets.Dropdown(options=[("flat", 0), ("up", 1)], value=1),
+        dashed=widgets.Checkbox(value=False),
+    )
     page = box.static_html()
     assert attribute(page, "data-kind") == "states"
     images = json.loads(attribute(page, "data-config"))["images"]
     assert sorted(images) == ["0,0", "0,1", "1,0", "1,1"]
     assert '<option value="1" selected>up</option>' in page
-    assert images["1,0"] in page                                      # the picture of the values shown
+    assert images["1,0"] in page  # the picture of the values shown
 
 
 def test_figure_explorer_fixes_its_controls_with_a_note_otherwise(monkeypatch):
     sliders = {"slope": widgets.FloatSlider(value=0.5, min=0, max=1, step=0.01)}
     page = W.figure_explorer(draw_line, figsize=(2, 1), **sliders).static_html()
     assert attribute(page, "data-kind") == "fixed" and W.FIXED_NOTE in page and "data-config" not in page
-    monkeypatch.setattr(W, "STATIC_BYTES", 100)                       # over the size budget: one picture, fixed
+    monkeypatch.setattr(W, "STATIC_BYTES", 100)  # over the size budget: one picture, fixed
     small = W.figure_explorer(draw_line, figsize=(2, 1), slope=widgets.Dropdown(options=[0, 1], value=0))
     assert attribute(small.static_html(), "data-kind") == "fixed"
 
 
 def test_a_long_dropdown_offers_some_choices_and_says_so():
-    box = W.figure_explorer(draw_line, figsize=(2, 1), slope=widgets.Dropdown(options=list(range(30)), value=0))
+    box = W.figure_explorer(
+        draw_line, figsize=(2, 1), slope=widgets.Dropdown(options=list(range(30)), value=0)
+    )
     page = box.static_html()
-    assert attribute(page, "data-kind") == "states" and len(json.loads(attribute(page, "data-config"))["images"]) == 12
+    assert (
+        attribute(page, "data-kind") == "states"
+        and len(json.loads(attribute(page, "data-config"))["images"]) == 12
+    )
     assert "12 of the 30 choices" in page and page.count("<option") == 12

@@ -4,12 +4,13 @@ Three sources, none of them the book's pages:
 
 * ``tools/answer_key.md``: the answers to the written exercises (and to the written part of the graded ones);
 * each chapter's "## Exercises" section: the questions, quoted as the chapter states them;
-* each chapter's cells tagged ``exercise``: the graded solutions, between ``# BEGIN SOLUTION`` and ``# END SOLUTION``.
+* each chapter's cells tagged ``exercise``: the graded solutions, between ``# BEGIN SOLUTION`` and ``# END
+SOLUTION``.
 
-``OUT/answers.md`` holds everything as Markdown and ``OUT/index.html`` as one page (its equations render with the
-MathJax copy that ``make book`` vendors into ``_vendor/``, when it is there, and stay TeX otherwise). ``--check`` only
-checks that every written exercise of every chapter has an answer and that every answer belongs to an exercise
-(``tests/test_classroom.py`` runs it), and exits 1 when one does not.
+``OUT/answers.md`` holds everything as Markdown and ``OUT/index.html`` as one page (its equations render with
+the MathJax copy that ``make book`` vendors into ``_vendor/``, when it is there, and stay TeX otherwise).
+``--check`` only checks that every written exercise of every chapter has an answer and that every answer
+belongs to an exercise (``tests/test_classroom.py`` runs it), and exits 1 when one does not.
 
 Usage: python tools/answers.py [--out _build/answers] [--key tools/answer_key.md] [--check]
 """
@@ -34,22 +35,22 @@ DEFINES = re.compile(r"^def (\w+)\(", re.M)
 @dataclass
 class Exercise:
     number: int
-    title: str                       # as the chapter writes it, e.g. "Half height (graded, coding)."
-    text: str                        # the whole item, Markdown
+    title: str  # as the chapter writes it, e.g. "Half height (graded, coding)."
+    text: str  # the whole item, Markdown
     graded: bool
-    solutions: list[str] = field(default_factory=list)   # the exercise cells whose function the item names
+    solutions: list[str] = field(default_factory=list)  # the exercise cells whose function the item names
 
 
 @dataclass
 class Answer:
     number: int
     title: str
-    function: str | None             # set for the written part of a graded exercise
+    function: str | None  # set for the written part of a graded exercise
     body: str
 
 
 def normalise(title: str) -> str:
-    """"Half height (graded, coding)." and "Half height" are the same exercise."""
+    """ "Half height (graded, coding)." and "Half height" are the same exercise."""
     return re.sub(r"\s*\([^)]*\)\s*", " ", title).strip().rstrip(".").strip().lower()
 
 
@@ -63,7 +64,9 @@ def chapter_exercises(path: Path) -> tuple[str, list[Exercise]]:
     markdown = [_source(c) for c in cells if c["cell_type"] == "markdown"]
     title = next((m.splitlines()[0].lstrip("# ").strip() for m in markdown if m.startswith("# ")), path.stem)
     section = next((m.split("## Exercises", 1)[1] for m in reversed(markdown) if "## Exercises" in m), "")
-    code = [_source(c) for c in cells if c["cell_type"] == "code" and "exercise" in c["metadata"].get("tags", [])]
+    code = [
+        _source(c) for c in cells if c["cell_type"] == "code" and "exercise" in c["metadata"].get("tags", [])
+    ]
     exercises = []
     for match in ITEM.finditer(section):
         number, name, rest = int(match.group(1)), match.group(2), match.group(3)
@@ -85,7 +88,9 @@ def parse_key(text: str) -> dict[str, list[Answer]]:
             heading, _, body = block.partition("\n")
             match = re.match(r"(\d+)\.\s+(.*?)\s*(?:\[(\w+)\])?\s*$", heading.strip())
             if not match:
-                raise ValueError(f"answer key, chapter {chapter.strip()}: cannot read the heading {heading.strip()!r}")
+                raise ValueError(
+                    f"answer key, chapter {chapter.strip()}: cannot read the heading {heading.strip()!r}"
+                )
             answers.append(Answer(int(match.group(1)), match.group(2), match.group(3), body.strip()))
     return key
 
@@ -99,33 +104,61 @@ def check(chapters: list[Path], key: dict[str, list[Answer]]) -> list[str]:
         by_number = {e.number: e for e in exercises}
         for e in exercises:
             if not e.graded and not any(a.number == e.number for a in answers):
-                problems.append(f"{path.stem}: written exercise {e.number} ({e.title}) has no answer in the key")
+                problems.append(
+                    f"{path.stem}: written exercise {e.number} ({e.title}) has no answer in the key"
+                )
         for a in answers:
             e = by_number.get(a.number)
             if e is not None and a.function and a.function not in set(re.findall(r"`(\w+)\(", e.text)):
-                continue                    # the written part of another version of that exercise (re-worded)
+                continue  # the written part of another version of that exercise (re-worded)
             if e is None:
-                problems.append(f"{path.stem}: the key answers exercise {a.number}, which the chapter does not have")
+                problems.append(
+                    f"{path.stem}: the key answers exercise {a.number}, which the chapter does not have"
+                )
             elif normalise(e.title) != normalise(a.title):
-                problems.append(f"{path.stem}: exercise {a.number} is {e.title!r} in the chapter but {a.title!r} in the key")
+                problems.append(
+                    f"{path.stem}: exercise {a.number} is {e.title!r} in the chapter but {a.title!r} in the "
+                    "key"
+                )
             elif e.graded and a.function is None:
                 problems.append(f"{path.stem}: exercise {a.number} is graded; its key entry needs [function]")
-    problems += [f"the key has a chapter {c!r} that is not in book/" for c in key if c not in {p.stem for p in chapters}]
+    problems += [
+        f"the key has a chapter {c!r} that is not in book/"
+        for c in key
+        if c not in {p.stem for p in chapters}
+    ]
     return problems
 
 
 def markdown(chapters: list[Path], key: dict[str, list[Answer]]) -> str:
-    lines = ["# Answer key", "",
-             "For instructors: the answers to every chapter's exercises, kept out of the book's pages. Graded exercises "
-             "show the notebook's solution; `make grade` checks students' code.", ""]
+    lines = [
+        "# Answer key",
+        "",
+        "For instructors: the answers to every chapter's exercises, kept out of the book's pages. Graded "
+        "exercises "
+        "show the notebook's solution; `make grade` checks students' code.",
+        "",
+    ]
     for path in chapters:
         title, exercises = chapter_exercises(path)
         answers = key.get(path.stem, [])
         lines += [f"## {title}", ""]
         for e in exercises:
-            lines += [f"### Exercise {e.number}", "", "> " + "\n> ".join(line.strip() for line in e.text.splitlines()), ""]
+            lines += [
+                f"### Exercise {e.number}",
+                "",
+                "> " + "\n> ".join(line.strip() for line in e.text.splitlines()),
+                "",
+            ]
             for source in e.solutions:
-                lines += ["Solution (the notebook's exercise cell):", "", "```python", source.rstrip(), "```", ""]
+                lines += [
+                    "Solution (the notebook's exercise cell):",
+                    "",
+                    "```python",
+                    source.rstrip(),
+                    "```",
+                    "",
+                ]
             named = set(re.findall(r"`(\w+)\(", e.text))
             for a in answers:
                 if a.number == e.number and (a.function is None or a.function in named):
@@ -138,14 +171,24 @@ def page(text: str, mathjax: str | None) -> str:
     from mdit_py_plugins.dollarmath import dollarmath_plugin
 
     md = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin)
-    md.add_render_rule("math_inline", lambda self, tokens, i, options, env: f"\\({html.escape(tokens[i].content)}\\)")
-    md.add_render_rule("math_block", lambda self, tokens, i, options, env: f"<div>\\[{html.escape(tokens[i].content)}\\]</div>\n")
+    md.add_render_rule(
+        "math_inline", lambda self, tokens, i, options, env: f"\\({html.escape(tokens[i].content)}\\)"
+    )
+    md.add_render_rule(
+        "math_block",
+        lambda self, tokens, i, options, env: f"<div>\\[{html.escape(tokens[i].content)}\\]</div>\n",
+    )
     script = f'<script defer src="{html.escape(mathjax)}"></script>' if mathjax else ""
-    style = ("body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
-             "blockquote{border-left:4px solid #ccc;margin-left:0;padding-left:1rem;color:#333}"
-             "pre{background:#f5f5f5;padding:.75rem;overflow-x:auto}code{font-size:90%}")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Answer key</title>'
-            f"<style>{style}</style>{script}</head><body>\n{md.render(text)}</body></html>\n")
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 "
+        "1rem;line-height:1.5}"
+        "blockquote{border-left:4px solid #ccc;margin-left:0;padding-left:1rem;color:#333}"
+        "pre{background:#f5f5f5;padding:.75rem;overflow-x:auto}code{font-size:90%}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Answer key</title>'
+        f"<style>{style}</style>{script}</head><body>\n{md.render(text)}</body></html>\n"
+    )
 
 
 def build(out: Path, chapters: list[Path], key_path: Path = KEY) -> Path:

@@ -5,13 +5,13 @@ error output is shown; equations were typeset by MathJax (no raw TeX left); save
 every local link points to an existing file; and the browser console has no error other than a public
 CDN that cannot be reached (this machine, and CI, are offline). Then, in the 1280 px window:
 
-* **equations**: MathJax drew no error in place of an equation (an ``mjx-merror`` element: a yellow box with the
-  message, e.g. "\\tag not allowed in split environment"); before the pages, a page with a planted error is
-  checked and must be reported, so that a check that sees nothing cannot pass;
+* **equations**: MathJax drew no error in place of an equation (an ``mjx-merror`` element: a yellow box with
+  the message, e.g. "\\tag not allowed in split environment"); before the pages, a page with a planted error
+  is checked and must be reported, so that a check that sees nothing cannot pass;
 * **overflow**: no code cell, output or display equation is wider than the content column or scrolls
   sideways inside its own box (collapsed cells are opened first); each is reported with its element, the
   overflow in px and its widest line (or its TeX);
-* **explorers**: every explorer (the book's ``.cnm-explorer`` blocks of ``cnm_minimal/widgets.py``, and
+* **explorers**: every explorer (the book's ``.cnm-explorer`` blocks of ``cnm_minimal/book/widgets.py``, and
   any saved ipywidgets view with a control and an HTML picture) either has its controls disabled, with a
   visible note, or responds: its first control is moved as a reader would (an arrow key on a slider, another
   option of a list, a drag of an ipywidgets handle) and the picture must change. Explorers that recompute in
@@ -43,136 +43,49 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-         "--no-first-run", "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+]
 # Console messages about public hosts that cannot be reached offline are expected, not failures.
-OFFLINE_NOISE = re.compile(r"net::ERR_(NAME_NOT_RESOLVED|INTERNET_DISCONNECTED|CONNECTION_REFUSED|"
-                           r"ADDRESS_UNREACHABLE|NETWORK_CHANGED|TIMED_OUT|CONNECTION_TIMED_OUT)")
+OFFLINE_NOISE = re.compile(
+    r"net::ERR_(NAME_NOT_RESOLVED|INTERNET_DISCONNECTED|CONNECTION_REFUSED|"
+    r"ADDRESS_UNREACHABLE|NETWORK_CHANGED|TIMED_OUT|CONNECTION_TIMED_OUT)"
+)
 
-PAGE_REPORT_JS = """
-const done = arguments[arguments.length - 1];
-const settle = async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
-  await new Promise(r => setTimeout(r, 1500));   // let the widget manager render saved widgets
-  const text = document.body.innerText;
-  done({
-    brokenImages: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
-    tracebacks: Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText)
-      .filter(t => /Traceback \\(most recent call last\\)/.test(t)).map(t => t.slice(0, 300)),
-    errorOutputs: document.querySelectorAll('.output.traceback, .output.error, .output.stderr').length,
-    mathSource: document.querySelectorAll('.math, span.math, div.math').length,
-    mathRendered: document.querySelectorAll('mjx-container').length,
-    mathErrors: Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
-      .map(e => (e.getAttribute('data-mjx-error') || e.textContent || '').slice(0, 200)),
-    rawTex: /\\\\\\(|\\\\\\[|\\$\\$/.test(text),
-    widgetViews: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
-    widgetsRendered: document.querySelectorAll('.jupyter-widgets, .widget-slider, .lm-Widget').length,
-    links: Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
-  });
-};
-settle();
-"""
+SCRIPTS = Path(__file__).resolve().parent / "site_checks"
+
+
+def _script(name: str) -> str:
+    """A check that runs in the page, from ``tools/site_checks/``."""
+    return (SCRIPTS / name).read_text(encoding="utf-8")
+
+
+PAGE_REPORT_JS = _script("page_report.js")
 
 
 # Every code cell, output and display equation of the content column; the widest offender is reported,
 # not each of its wrappers. Collapsed cells (<details>) are opened first, as a reader would.
-OVERFLOW_JS = """
-document.querySelectorAll('details').forEach(d => { d.open = true; });
-const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
-const style = getComputedStyle(column);
-const right = column.getBoundingClientRect().right - parseFloat(style.paddingRight);
-const selector = 'div.highlight pre, div.cell_output > *, div.cell_output pre, div.cell_output img, ' +
-  'div.cell_output svg, div.cell_output table, div.cell_output canvas, div.cell_output .cnm-explorer, div.math, ' +
-  'div.math mjx-container';
-const kindOf = el => el.closest('div.math') ? 'display equation'
-  : (el.closest('div.cell_output') ? 'output' : 'code cell');
-const describe = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
-  ? '.' + el.className.trim().split(/\\s+/).slice(0, 3).join('.') : '');
-const texOf = el => {
-  try {
-    const items = MathJax.startup.document.getMathItemsWithin(el);
-    if (items.length) { return items[0].math; }
-  } catch (e) { /* not typeset */ }
-  return el.textContent;
-};
-const found = [];
-for (const el of column.querySelectorAll(selector)) {
-  const box = el.getBoundingClientRect();
-  if (box.width === 0 || box.height === 0) { continue; }
-  const inside = el.clientWidth ? el.scrollWidth - el.clientWidth : 0;   // scrolls sideways in its own box
-  const outside = box.right - right;                                    // sticks out of the content column
-  if (Math.max(inside, outside) > 1) {
-    const kind = kindOf(el);
-    let text = kind === 'display equation' ? texOf(el.closest('div.math'))
-      : (el.innerText || el.getAttribute('src') || '');
-    if (el.tagName === 'PRE') {   // name the widest line, which is the one to shorten
-      const widest = text.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '');
-      text = `${widest.length} characters: ${widest.trim()}`;
-    }
-    found.push({el, kind, element: describe(el), px: Math.round(Math.max(inside, outside)),
-                how: outside > 1 ? 'sticks out of the content column' : 'scrolls sideways in its box',
-                text: text.replace(/\\s+/g, ' ').trim().slice(0, 90)});
-  }
-}
-// keep the innermost offender of each nest (a wide <pre> also widens the output block around it)
-const kept = found.filter(f => !found.some(g => g !== f && f.el.contains(g.el)));
-return kept.map(({el, ...rest}) => rest);
-"""
+OVERFLOW_JS = _script("overflow.js")
 
 # The explorers of a page: the book's own (.cnm-explorer) and saved ipywidgets views holding a picture.
-EXPLORERS_JS = """
-const roots = [];
-for (const el of document.querySelectorAll('.cnm-explorer')) { roots.push(el); }
-for (const el of document.querySelectorAll('.widget-subarea')) {
-  if (el.querySelector('.widget-html-content')) { roots.push(el); }
-}
-roots.forEach((el, k) => { el.dataset.checkSiteIndex = String(k); });
-return roots.map(el => {
-  const controls = Array.from(el.querySelectorAll('input, select, .noUi-handle'));
-  const enabled = controls.filter(c => !(c.disabled || c.closest('[disabled]')));
-  const note = el.querySelector('.cnm-note');
-  const label = c => {
-    const box = c.closest('label, .widget-inline-hbox');
-    const text = box ? (box.querySelector('.cnm-label, .widget-label') || box).textContent : c.name || '';
-    return text.trim().slice(0, 40);
-  };
-  return {
-    kind: el.classList.contains('cnm-explorer') ? (el.dataset.kind || '?') : 'ipywidgets',
-    controls: controls.length,
-    first: enabled.length ? label(enabled[0]) : (controls.length ? label(controls[0]) : ''),
-    enabled: enabled.length,
-    noteVisible: !!(note && note.offsetParent && note.textContent.trim()),
-    ready: !el.classList.contains('cnm-explorer') || el.dataset.kind === 'fixed' || el.dataset.ready === 'true',
-    hasChecks: !!el.dataset.checks,
-  };
-});
-"""
+EXPLORERS_JS = _script("explorers.js")
 
-SNAPSHOT_JS = """
-const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
-const pictures = root.querySelectorAll('.cnm-picture, .widget-html-content');
-return Array.from(pictures).map(p => p.innerHTML + Array.from(p.querySelectorAll('canvas'))
-  .map(c => c.toDataURL()).join('')).join('|');
-"""
+SNAPSHOT_JS = _script("snapshot.js")
 
-FIRST_CONTROL_JS = """
-const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
-return Array.from(root.querySelectorAll('input, select, .noUi-handle'))
-  .filter(c => !(c.disabled || c.closest('[disabled]')))[0];
-"""
+FIRST_CONTROL_JS = _script("first_control.js")
 
-CONTROL_VALUE_JS = """
-const c = arguments[0];
-return c.classList.contains('noUi-handle') ? c.getAttribute('aria-valuenow')
-  : (c.type === 'checkbox' ? String(c.checked) : c.value);
-"""
+CONTROL_VALUE_JS = _script("control_value.js")
 
 # Run the browser's formulas at the states the package computed in Python (data-checks).
-FORMULA_CHECKS_JS = """
-const root = document.querySelector('[data-check-site-index="' + arguments[0] + '"]');
-if (!window.CNMExplorers) { return {error: 'cnm_explorers.js is not loaded'}; }
-return {results: CNMExplorers.runChecks(root)};
-"""
+FORMULA_CHECKS_JS = _script("formula_checks.js")
 
 
 def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -202,7 +115,9 @@ def browser(user_data: str) -> webdriver.Chrome:
     binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     driver_path = shutil.which("chromedriver")
     if not binary or not driver_path:
-        raise SystemExit("check_site: chromium and chromedriver are needed (Debian: chromium chromium-driver)")
+        raise SystemExit(
+            "check_site: chromium and chromedriver are needed (Debian: chromium chromium-driver)"
+        )
     options.binary_location = binary
     for flag in FLAGS + [f"--user-data-dir={user_data}"]:
         options.add_argument(flag)
@@ -229,7 +144,7 @@ def check_page(driver, site: Path, base: str, page: str, screenshots: Path | Non
         problems.append("raw TeX delimiters are visible in the page text")
     if report["widgetViews"] and not report["widgetsRendered"]:
         problems.append(f"{report['widgetViews']} saved widget(s) were not rendered")
-    shown = urlparse(driver.current_url).path.lstrip("/") or page   # after a redirect page, the target
+    shown = urlparse(driver.current_url).path.lstrip("/") or page  # after a redirect page, the target
     for href in report["links"]:
         parsed = urlparse(href)
         if parsed.scheme or href.startswith(("#", "mailto:")):
@@ -238,8 +153,10 @@ def check_page(driver, site: Path, base: str, page: str, screenshots: Path | Non
         if parsed.path and not target.exists():
             problems.append(f"link to a missing file: {href}")
     problems += check_explorers(driver)
-    problems += [f"overflow: {o['kind']} ({o['element']}) {o['how']} by {o['px']} px: {o['text']!r}"
-                 for o in driver.execute_script(OVERFLOW_JS)]
+    problems += [
+        f"overflow: {o['kind']} ({o['element']}) {o['how']} by {o['px']} px: {o['text']!r}"
+        for o in driver.execute_script(OVERFLOW_JS)
+    ]
     for entry in driver.get_log("browser"):
         if entry["level"] == "SEVERE" and not OFFLINE_NOISE.search(entry["message"]):
             problems.append(f"console error: {entry['message'][:300]}")
@@ -262,7 +179,7 @@ def move(driver, control) -> bool:
             choice.select_by_value(others[0].get_attribute("value"))
     elif control.get_attribute("type") in ("checkbox", "radio"):
         control.click()
-    elif "noUi-handle" in (control.get_attribute("class") or ""):    # an ipywidgets slider: drag its handle
+    elif "noUi-handle" in (control.get_attribute("class") or ""):  # an ipywidgets slider: drag its handle
         for offset in (40, -40):
             ActionChains(driver).click_and_hold(control).move_by_offset(offset, 0).release().perform()
             if driver.execute_script(CONTROL_VALUE_JS, control) != before:
@@ -289,8 +206,10 @@ def check_explorers(driver) -> list[str]:
                 problems.append(f"{name}: {answer['error']}")
             for result in answer.get("results", []):
                 if not result["ok"]:
-                    problems.append(f"{name}: the browser's formula differs from the package's at {result['state']}: "
-                                    f"{result['detail']}")
+                    problems.append(
+                        f"{name}: the browser's formula differs from the package's at {result['state']}: "
+                        f"{result['detail']}"
+                    )
         if not explorer["enabled"]:
             if explorer["controls"] and not explorer["noteVisible"]:
                 problems.append(f"{name} has disabled controls but no visible note saying why")
@@ -300,14 +219,18 @@ def check_explorers(driver) -> list[str]:
         try:
             changed = move(driver, control)
         except WebDriverException as error:
-            problems.append(f"{name}: its first control could not be moved: {error.msg.splitlines()[0][:120]}")
+            problems.append(
+                f"{name}: its first control could not be moved: {error.msg.splitlines()[0][:120]}"
+            )
             continue
         time.sleep(0.3)
         if not changed:
             problems.append(f"{name}: its first control is enabled but does not move")
         elif driver.execute_script(SNAPSHOT_JS, k) == before:
-            problems.append(f"{name}: its controls move but the picture does not respond "
-                            "(disable them with a note, or make the picture recompute)")
+            problems.append(
+                f"{name}: its controls move but the picture does not respond "
+                "(disable them with a note, or make the picture recompute)"
+            )
     return problems
 
 
@@ -319,8 +242,9 @@ def plant_error(site: Path, pages: list[str]) -> str:
     """A copy of a built page whose body is one equation MathJax cannot typeset (a tag inside a split)."""
     source = (site / next(p for p in pages if p.endswith("notation.html") or p == "index.html")).read_text()
     body = f'<div class="math notranslate nohighlight">{PLANTED_TEX}</div>'
-    planted = re.sub(r"(<main[^>]*>).*?(</main>)", lambda m: m.group(1) + body + m.group(2), source, count=1,
-                     flags=re.S)
+    planted = re.sub(
+        r"(<main[^>]*>).*?(</main>)", lambda m: m.group(1) + body + m.group(2), source, count=1, flags=re.S
+    )
     (site / Path(pages[0]).parent / PLANTED).write_text(planted if body in planted else source + body)
     return (Path(pages[0]).parent / PLANTED).as_posix()
 
@@ -329,14 +253,21 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("site", type=Path, help="the built HTML book, e.g. _build/html")
     parser.add_argument("--toc", type=Path, default=Path("_toc.yml"))
-    parser.add_argument("--screenshots", type=Path, default=None, help="save a full-page PNG of each page here")
+    parser.add_argument(
+        "--screenshots", type=Path, default=None, help="save a full-page PNG of each page here"
+    )
     args = parser.parse_args(argv[1:])
     site = args.site.resolve()
     if not (site / "index.html").is_file():
         raise SystemExit(f"check_site: {args.site}/index.html not found: build the book first (make book)")
     expected = toc_pages(args.toc)
-    pages = sorted({p.relative_to(site).as_posix() for p in site.rglob("*.html")
-                    if not p.relative_to(site).as_posix().startswith(("_static/", "_sources/"))})
+    pages = sorted(
+        {
+            p.relative_to(site).as_posix()
+            for p in site.rglob("*.html")
+            if not p.relative_to(site).as_posix().startswith(("_static/", "_sources/"))
+        }
+    )
     failures = {page: ["page is missing"] for page in expected if not (site / page).is_file()}
     if args.screenshots:
         args.screenshots.mkdir(parents=True, exist_ok=True)
@@ -346,7 +277,9 @@ def main(argv: list[str]) -> int:
         driver = browser(user_data)
         planted = plant_error(site, pages)
         try:
-            caught = [p for p in check_page(driver, site, base, planted, None) if p.startswith("MathJax error")]
+            caught = [
+                p for p in check_page(driver, site, base, planted, None) if p.startswith("MathJax error")
+            ]
             print(f"{'ok  ' if caught else 'FAIL'} a planted MathJax error is reported: {caught[:1]}")
             if not caught:
                 failures["(planted MathJax error)"] = ["a page with a planted MathJax error passed the check"]
@@ -362,8 +295,10 @@ def main(argv: list[str]) -> int:
     for page, problems in sorted(failures.items()):
         for problem in problems:
             print(f"  {page}: {problem}")
-    print(f"check_site: {len(pages)} pages checked in {time.perf_counter() - start:.1f} s, "
-          f"{len(failures)} with problems")
+    print(
+        f"check_site: {len(pages)} pages checked in {time.perf_counter() - start:.1f} s, "
+        f"{len(failures)} with problems"
+    )
     return 1 if failures else 0
 
 

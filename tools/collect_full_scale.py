@@ -1,9 +1,9 @@
 """Copy the numbers of the full-scale run (tools/full_scale_cpu.sh or tools/gpu_full_scale.sh) into
-book/results/full_scale/, numbers only: the run's results.json (configuration, provenance, every epoch's metrics on
-validation, test, prior-hard, time-reversed and Charades-CD's test splits), a 2-D histogram of predicted against
-true test centres (no per-query rows: those hold the annotations' sentences), chapter 11's video-blind baselines on
-the same test splits, and the machine: the CPU model, the peak memory and wall time of every stretch the run took
-between interruptions, and the step-time measurement made before it.
+book/results/full_scale/, numbers only: the run's results.json (configuration, provenance, every epoch's
+metrics on validation, test, prior-hard, time-reversed and Charades-CD's test splits), a 2-D histogram of
+predicted against true test centres (no per-query rows: those hold the annotations' sentences), chapter 11's
+video-blind baselines on the same test splits, and the machine: the CPU model, the peak memory and wall time
+of every stretch the run took between interruptions, and the step-time measurement made before it.
 
     python tools/collect_full_scale.py [runs/full_scale] [book/results/full_scale]
 """
@@ -31,9 +31,14 @@ def stretches(source: Path) -> list[dict]:
         wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
         status = re.search(r"Exit status: (\d+)", text)
         parts = reversed(wall.group(1).split(":")) if wall else []
-        found.append({"started": path.stem.split("_")[1], "peak_rss_gb": int(peak.group(1)) / 1e6 if peak else None,
-                      "wall_s": sum(float(part) * 60 ** k for k, part in enumerate(parts)) if wall else None,
-                      "exit_status": int(status.group(1)) if status else None})
+        found.append(
+            {
+                "started": path.stem.split("_")[1],
+                "peak_rss_gb": int(peak.group(1)) / 1e6 if peak else None,
+                "wall_s": sum(float(part) * 60**k for k, part in enumerate(parts)) if wall else None,
+                "exit_status": int(status.group(1)) if status else None,
+            }
+        )
     return found
 
 
@@ -56,8 +61,10 @@ def main(source: str = "runs/full_scale", target: str = "book/results/full_scale
         if (source / name).is_file():
             machine[name.removesuffix(".json")] = json.loads((source / name).read_text())
     write_json(target / "machine.json", machine)
-    print(f"{source} -> {target}: epochs {run['epochs_run']}, selected {run['selected_epoch']}, "
-          f"test mIoU {100 * run['test_at_selected']['mIoU']:.2f}")
+    print(
+        f"{source} -> {target}: epochs {run['epochs_run']}, selected {run['selected_epoch']}, "
+        f"test mIoU {100 * run['test_at_selected']['mIoU']:.2f}"
+    )
     return 0
 
 

@@ -1,10 +1,11 @@
 """Execute the book's notebooks in place, keeping widget state, so that they can be committed executed.
 
-``make notebooks`` runs every ``book/*.ipynb``; ``make notebooks NB=book/01_the_task.ipynb`` runs one.
-Each notebook runs in its own folder (as nbval and JupyterLab run it) with a fixed hash seed. The result is written atomically (temporary file + rename), and
-execution metadata that changes at every run (timestamps) is dropped so that diffs show real changes.
-Each execution's wall time is recorded in ``book/results/run_times.json`` (the latest one per processor), and the
-front page's and the teaching page's tables are regenerated from it (``tools/book_tables.py``).
+``make notebooks`` runs every ``book/*.ipynb``; ``make notebooks NB=book/01_the_task.ipynb`` runs one. Each
+notebook runs in its own folder (as nbval and JupyterLab run it) with a fixed hash seed. The result is written
+atomically (temporary file + rename), and execution metadata that changes at every run (timestamps) is dropped
+so that diffs show real changes. Each execution's wall time is recorded in ``book/results/run_times.json``
+(the latest one per processor), and the front page's and the teaching page's tables are regenerated from it
+(``tools/book_tables.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import book_tables  # beside this script in tools/
 import nbformat
 from nbclient import NotebookClient
-
-import book_tables                                   # beside this script in tools/
 
 TIMEOUT_S = 1200
 
@@ -36,8 +36,13 @@ def strip_volatile(nb) -> None:
 def execute(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=TIMEOUT_S,
+        kernel_name="python3",
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute()
     strip_volatile(nb)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".ipynb", dir=path.parent)

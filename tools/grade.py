@@ -4,11 +4,12 @@ The notebook runs top to bottom in its own Jupyter kernel, in its own folder (er
 Then every graded exercise of its chapter (``tools/grading_checks.py``, or ``--checks FILE``) is checked **in
 this process**: the check computes its reference values here and sends only the inputs to the kernel, where
 ``tools/grading_support.py`` calls the student's function and sends back the encoded result (and which package
-functions it called). Nothing the notebook does to its own kernel (monkey-patching the package, ``torch`` or the
-checks) reaches the references. One line per exercise, then the total; the exit status is 0 only with full marks.
+functions it called). Nothing the notebook does to its own kernel (monkey-patching the package, ``torch`` or
+the checks) reaches the references. One line per exercise, then the total; the exit status is 0 only with full
+marks.
 
-``--cells exercises`` (the fast mode) runs only the cells tagged ``exercise`` instead of the whole notebook: the
-checks need nothing else. It is the default (``--cells auto``) for the chapters the checks file lists in
+``--cells exercises`` (the fast mode) runs only the cells tagged ``exercise`` instead of the whole notebook:
+the checks need nothing else. It is the default (``--cells auto``) for the chapters the checks file lists in
 ``EXERCISE_CELLS_ONLY`` (chapter 9, whose training cell takes minutes); ``--cells all`` forces a full run.
 
 Usage: python tools/grade.py NOTEBOOK [--checks FILE] [--cells auto|all|exercises] [--timeout SECONDS]
@@ -33,13 +34,13 @@ TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 import grading_support  # noqa: E402
 
-_LOAD_SUPPORT = '''
+_LOAD_SUPPORT = """
 import importlib.util as _cnm_u, sys as _cnm_s
 _cnm_spec = _cnm_u.spec_from_file_location("_cnm_grading_support", {path!r})
 _cnm_grading = _cnm_s.modules["_cnm_grading_support"] = _cnm_u.module_from_spec(_cnm_spec)
 _cnm_spec.loader.exec_module(_cnm_grading)
 del _cnm_u, _cnm_s, _cnm_spec
-'''
+"""
 
 
 class GraderError(RuntimeError):
@@ -51,7 +52,8 @@ def chapter_of(notebook: nbformat.NotebookNode, path: Path) -> str:
 
 
 def load_checks(path: Path):
-    """The checks module (``EXERCISES``, ``exercises_for``, optionally ``EXERCISE_CELLS_ONLY``), in this process."""
+    """The checks module (``EXERCISES``, ``exercises_for``, optionally ``EXERCISE_CELLS_ONLY``), in this
+    process."""
     name = "_cnm_checks_" + "".join(c if c.isalnum() else "_" for c in str(path.resolve()))
     spec = importlib.util.spec_from_file_location(name, path)
     module = sys.modules[name] = importlib.util.module_from_spec(spec)
@@ -64,7 +66,8 @@ def is_exercise_cell(cell) -> bool:
 
 
 class Kernel:
-    """Runs the grader's short cells in the student's kernel, through one scratch cell at the end of the notebook."""
+    """Runs the grader's short cells in the student's kernel, through one scratch cell at the end of the
+    notebook."""
 
     def __init__(self, client: NotebookClient, notebook, workdir: Path, timeout: int):
         self.client, self.workdir, self.timeout, self.count, self.dead = client, workdir, timeout, 0, False
@@ -87,7 +90,8 @@ class Kernel:
 
 
 class RemoteSubmission(grading_support.Submission):
-    """The student's function, living in the kernel: every call sends the inputs there and decodes the result."""
+    """The student's function, living in the kernel: every call sends the inputs there and decodes the
+    result."""
 
     def __init__(self, kernel: Kernel, name: str):
         super().__init__(name)
@@ -95,19 +99,32 @@ class RemoteSubmission(grading_support.Submission):
 
     def _invoke(self, args, kwargs):
         in_path, out_path = self.kernel.paths()
-        in_path.write_text(json.dumps({"args": grading_support.encode(args), "kwargs": grading_support.encode(kwargs)},
-                                      allow_nan=True), encoding="utf-8")
+        in_path.write_text(
+            json.dumps(
+                {"args": grading_support.encode(args), "kwargs": grading_support.encode(kwargs)},
+                allow_nan=True,
+            ),
+            encoding="utf-8",
+        )
         try:
-            self.kernel.run(f"_cnm_grading.remote_call(globals(), {self.name!r}, {str(in_path)!r}, {str(out_path)!r})")
+            self.kernel.run(
+                f"_cnm_grading.remote_call(globals(), {self.name!r}, {str(in_path)!r}, {str(out_path)!r})"
+            )
         except DeadKernelError:
             self.kernel.dead = True
-            raise grading_support.StudentError("KernelDied", "the kernel died while it ran (an os._exit, a crash, or "
-                                               "more memory than the machine has)")
+            raise grading_support.StudentError(
+                "KernelDied",
+                "the kernel died while it ran (an os._exit, a crash, or more memory than the machine has)",
+            ) from None
         except GraderError as error:
-            if "KeyboardInterrupt" in str(error):          # the client interrupted the kernel at the timeout
-                raise grading_support.StudentError("TimeoutError", f"it did not return within {self.kernel.timeout} s")
+            if "KeyboardInterrupt" in str(error):  # the client interrupted the kernel at the timeout
+                raise grading_support.StudentError(
+                    "TimeoutError", f"it did not return within {self.kernel.timeout} s"
+                ) from None
             if not out_path.is_file():
-                raise grading_support.StudentError("RuntimeError", f"the grader could not call it ({error})")
+                raise grading_support.StudentError(
+                    "RuntimeError", f"the grader could not call it ({error})"
+                ) from None
         return json.loads(out_path.read_text(encoding="utf-8"))
 
     def _describe(self):
@@ -117,26 +134,44 @@ class RemoteSubmission(grading_support.Submission):
 
 
 def _missing(name: str, mode: str) -> str:
-    extra = " (only the exercise cells ran: keep the function and what it needs in its exercise cell)" if mode == "exercises" else ""
-    return (f"the notebook does not define `{name}`: run the exercise's cell, and keep the function's name as the "
-            f"exercise gives it{extra}")
+    extra = (
+        " (only the exercise cells ran: keep the function and what it needs in its exercise cell)"
+        if mode == "exercises"
+        else ""
+    )
+    return (
+        f"the notebook does not define `{name}`: run the exercise's cell, and keep the function's name as "
+        "the "
+        f"exercise gives it{extra}"
+    )
 
 
-def grade(path: Path, checks: Path, timeout: int = 900, cells: str = "auto",
-          exercises: list | None = None) -> tuple[list[dict], list[str], str]:
+def grade(
+    path: Path, checks: Path, timeout: int = 900, cells: str = "auto", exercises: list | None = None
+) -> tuple[list[dict], list[str], str]:
     """Run ``path`` in a kernel and check its chapter's exercises from this process.
 
-    Returns (one result per exercise, the cell errors, the mode: "all" or "exercises"). ``exercises`` overrides
-    the chapter's list (the tests use it to grade several variants in one kernel)."""
+    Returns (one result per exercise, the cell errors, the mode: "all" or "exercises"). ``exercises``
+    overrides the chapter's list (the tests use it to grade several variants in one kernel)."""
     notebook = nbformat.read(path, as_version=4)
     chapter = chapter_of(notebook, path)
     module = load_checks(checks)
     if exercises is None:
-        exercises = module.exercises_for(chapter, getattr(module, "EXERCISES"))
-    mode = cells if cells != "auto" else ("exercises" if chapter in getattr(module, "EXERCISE_CELLS_ONLY", ()) else "all")
-    client = NotebookClient(notebook, timeout=timeout, allow_errors=True, interrupt_on_timeout=True, kernel_name="python3",
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                            resources={"metadata": {"path": str(path.resolve().parent)}})
+        exercises = module.exercises_for(chapter, module.EXERCISES)
+    mode = (
+        cells
+        if cells != "auto"
+        else ("exercises" if chapter in getattr(module, "EXERCISE_CELLS_ONLY", ()) else "all")
+    )
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        kernel_name="python3",
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        resources={"metadata": {"path": str(path.resolve().parent)}},
+    )
     workdir = Path(tempfile.mkdtemp(prefix="cnm-grade-"))
     results, errors, died = [], [], ""
     try:
@@ -147,18 +182,22 @@ def grade(path: Path, checks: Path, timeout: int = 900, cells: str = "auto",
                     continue
                 count += 1
                 try:
-                    client.execute_cell(cell, index, execution_count=count)    # a timeout interrupts the cell
+                    client.execute_cell(cell, index, execution_count=count)  # a timeout interrupts the cell
                 except DeadKernelError:
                     died = f"the kernel died while cell {index} ran"
                     break
-                errors += [f"cell {index}: TimeoutError: it ran longer than {timeout} s and was interrupted"
-                           if o.get("ename") == "KeyboardInterrupt" else f"cell {index}: {o.get('ename')}: {o.get('evalue')}"
-                           for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                errors += [
+                    f"cell {index}: TimeoutError: it ran longer than {timeout} s and was interrupted"
+                    if o.get("ename") == "KeyboardInterrupt"
+                    else f"cell {index}: {o.get('ename')}: {o.get('evalue')}"
+                    for o in cell.get("outputs", [])
+                    if o.get("output_type") == "error"
+                ]
             kernel = None
             if not died:
                 try:
                     kernel = Kernel(client, notebook, workdir, timeout)
-                except (GraderError, DeadKernelError) as error:       # the notebook broke importing in its kernel
+                except (GraderError, DeadKernelError) as error:  # the notebook broke importing in its kernel
                     died = f"the grader could not load its helper into the notebook's kernel ({error})"
             for e in exercises:
                 r = {"number": e.number, "name": e.name, "points": e.points}
@@ -173,13 +212,21 @@ def grade(path: Path, checks: Path, timeout: int = 900, cells: str = "auto",
                     else:
                         outcome = grading_support.run_check(e.check, submission)
                         if mode == "exercises" and "raised NameError" in outcome["message"]:
-                            outcome["message"] += (" (only the exercise cells ran: define what the function needs in "
-                                                   "its own cell, or grade with --cells all)")
+                            outcome["message"] += (
+                                " (only the exercise cells ran: define what the function needs in "
+                                "its own cell, or grade with --cells all)"
+                            )
                 except DeadKernelError:
                     kernel.dead = True
-                    outcome = {"kind": "error", "message": "the kernel died while the grader described your function"}
+                    outcome = {
+                        "kind": "error",
+                        "message": "the kernel died while the grader described your function",
+                    }
                 except GraderError as error:
-                    outcome = {"kind": "error", "message": f"the grader could not inspect `{e.name}` in the kernel ({error})"}
+                    outcome = {
+                        "kind": "error",
+                        "message": f"the grader could not inspect `{e.name}` in the kernel ({error})",
+                    }
                 results.append(r | outcome | {"score": e.points if outcome["kind"] == "ok" else 0})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -191,14 +238,20 @@ def grade(path: Path, checks: Path, timeout: int = 900, cells: str = "auto",
 def report(path: Path, chapter: str, results: list[dict], errors: list[str], mode: str = "all") -> str:
     lines = [f"Grading {path} (chapter {chapter})"]
     if mode == "exercises":
-        lines.append("  fast mode: only the cells tagged `exercise` ran (--cells all runs the whole notebook)")
+        lines.append(
+            "  fast mode: only the cells tagged `exercise` ran (--cells all runs the whole notebook)"
+        )
     if not results:
-        lines.append("  this chapter has no graded exercises; the notebook ran "
-                     + ("without errors" if not errors else f"with {len(errors)} cell error(s)"))
+        lines.append(
+            "  this chapter has no graded exercises; the notebook ran "
+            + ("without errors" if not errors else f"with {len(errors)} cell error(s)")
+        )
     for r in results:
         mark = {"ok": "PASS", "todo": "TODO"}.get(r["kind"], "FAIL")
-        lines.append(f"  exercise {r['number']} `{r['name']}`: {mark} {r['score']}/{r['points']}"
-                     + (f"\n      {r['message']}" if r["message"] else ""))
+        lines.append(
+            f"  exercise {r['number']} `{r['name']}`: {mark} {r['score']}/{r['points']}"
+            + (f"\n      {r['message']}" if r["message"] else "")
+        )
     if errors:
         lines.append("  cells that raised an error while the notebook ran (first 5):")
         lines += [f"      {e}" for e in errors[:5]]
@@ -210,14 +263,24 @@ def report(path: Path, chapter: str, results: list[dict], errors: list[str], mod
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebook", type=Path)
-    parser.add_argument("--checks", type=Path, default=TOOLS / "grading_checks.py",
-                        help="a file with EXERCISES and exercises_for() (default: the book's own checks)")
-    parser.add_argument("--cells", choices=("auto", "all", "exercises"), default="auto",
-                        help="run every cell, only the exercise cells, or decide by chapter (default)")
+    parser.add_argument(
+        "--checks",
+        type=Path,
+        default=TOOLS / "grading_checks.py",
+        help="a file with EXERCISES and exercises_for() (default: the book's own checks)",
+    )
+    parser.add_argument(
+        "--cells",
+        choices=("auto", "all", "exercises"),
+        default="auto",
+        help="run every cell, only the exercise cells, or decide by chapter (default)",
+    )
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args(argv)
     if not args.notebook.is_file():
-        print(f"error: no notebook at {args.notebook} (make grade NB=path/to/notebook.ipynb)", file=sys.stderr)
+        print(
+            f"error: no notebook at {args.notebook} (make grade NB=path/to/notebook.ipynb)", file=sys.stderr
+        )
         return 2
     if not args.checks.is_file():
         print(f"error: no checks file at {args.checks}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """What the grader and the checks share: calling a student's function, and describing what it did.
 
-A check (``tools/grading_checks.py``) receives the student's function and calls it. The function is wrapped in a
-:class:`Submission`, which does three things on every call:
+A check (``tools/grading_checks.py``) receives the student's function and calls it. The function is wrapped in
+a :class:`Submission`, which does three things on every call:
 
 * it **traces** the call (``sys.setprofile``) and records every function of the package (and of
   ``torch.autograd``) that ran inside it, so that a check can refuse an answer that calls the package's own
@@ -13,14 +13,15 @@ A check (``tools/grading_checks.py``) receives the student's function and calls 
 
 :class:`LocalSubmission` calls a function of this process (the tests, an nbgrader test cell).
 ``tools/grade.py`` uses a remote one: the student's notebook runs in its own Jupyter kernel, this file is
-loaded *into that kernel* after the notebook ran, and :func:`remote_call` runs there on inputs the grader sent.
+loaded *into that kernel* after the notebook ran, and :func:`remote_call` runs there on inputs the grader
+sent.
 Only the inputs go to the kernel and only the encoded outputs come back; the references are computed in the
 grader's process, where nothing the notebook did (monkey-patching the package, ``torch``, or the checks) can
 reach them.
 
-:func:`run_check` runs one check on one submission and says, in one sentence, what went wrong; when the student's
-function reads a variable of the notebook instead of one of its arguments (a typo such as ``mask`` for ``m``),
-the sentence says so.
+:func:`run_check` runs one check on one submission and says, in one sentence, what went wrong; when the
+student's function reads a variable of the notebook instead of one of its arguments (a typo such as ``mask``
+for ``m``), the sentence says so.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ import json
 import sys
 import traceback
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 PACKAGE = "cnm_minimal"
 # Functions of these modules are recorded while a student's function runs (the package, and autograd).
@@ -43,7 +45,8 @@ WATCHED = (PACKAGE, "torch.autograd", "torch._tensor")
 
 
 class StudentError(Exception):
-    """The student's function raised: ``kind`` is the exception's type, ``where`` its line in the student's cell."""
+    """The student's function raised: ``kind`` is the exception's type, ``where`` its line in the student's
+    cell."""
 
     def __init__(self, kind: str, message: str, where: str = ""):
         super().__init__(f"{kind}: {message}")
@@ -61,10 +64,11 @@ class Unsupported:
         return f"an object of type {self.type} ({self.repr})"
 
 
-# -- the encoding between the grader and the kernel -----------------------------------------------------------
+# -- the encoding between the grader and the kernel
+# -----------------------------------------------------------
 def encode(obj: Any) -> Any:
-    """``obj`` as plain JSON values: tensors, arrays, numbers, strings, tuples, lists, dicts, CNM models and the
-    package's dataclasses; anything else becomes a description of it (decoded as :class:`Unsupported`)."""
+    """``obj`` as plain JSON values: tensors, arrays, numbers, strings, tuples, lists, dicts, CNM models and
+    the package's dataclasses; anything else becomes a description of it (decoded as :class:`Unsupported`)."""
     import numpy as np
     import torch
 
@@ -74,7 +78,11 @@ def encode(obj: Any) -> Any:
         t = obj.detach().cpu()
         if t.is_complex():
             return {"$object": "complex tensor", "repr": repr(t)[:200]}
-        return {"$tensor": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "data": t.reshape(-1).tolist()}
+        return {
+            "$tensor": str(t.dtype).removeprefix("torch."),
+            "shape": list(t.shape),
+            "data": t.reshape(-1).tolist(),
+        }
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biuf":
             return {"$object": f"numpy array of dtype {obj.dtype}", "repr": repr(obj)[:200]}
@@ -87,18 +95,32 @@ def encode(obj: Any) -> Any:
         return [encode(x) for x in obj]
     if isinstance(obj, dict):
         return {"$dict": [[encode(k), encode(v)] for k, v in obj.items()]}
-    if isinstance(obj, torch.nn.Module) and type(obj).__module__.startswith(PACKAGE) and hasattr(obj, "config"):
-        return {"$module": [type(obj).__module__, type(obj).__qualname__], "config": encode(obj.config),
-                "state": {k: encode(v) for k, v in obj.state_dict().items()}, "training": obj.training}
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and type(obj).__module__.startswith(PACKAGE):
-        return {"$dataclass": [type(obj).__module__, type(obj).__qualname__],
-                "fields": {f.name: encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
+    if (
+        isinstance(obj, torch.nn.Module)
+        and type(obj).__module__.startswith(PACKAGE)
+        and hasattr(obj, "config")
+    ):
+        return {
+            "$module": [type(obj).__module__, type(obj).__qualname__],
+            "config": encode(obj.config),
+            "state": {k: encode(v) for k, v in obj.state_dict().items()},
+            "training": obj.training,
+        }
+    if (
+        dataclasses.is_dataclass(obj)
+        and not isinstance(obj, type)
+        and type(obj).__module__.startswith(PACKAGE)
+    ):
+        return {
+            "$dataclass": [type(obj).__module__, type(obj).__qualname__],
+            "fields": {f.name: encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)},
+        }
     return {"$object": type(obj).__qualname__, "repr": repr(obj)[:200]}
 
 
 def _package_class(where: list[str]) -> type:
     module, qualname = where
-    if not module.startswith(PACKAGE):                      # only the package's own classes are rebuilt
+    if not module.startswith(PACKAGE):  # only the package's own classes are rebuilt
         raise ValueError(f"refusing to rebuild {module}.{qualname}")
     target = importlib.import_module(module)
     for part in qualname.split("."):
@@ -156,7 +178,7 @@ def _qualname(frame) -> str:
     qualname = getattr(code, "co_qualname", None)
     if qualname:
         return qualname
-    if code.co_argcount and code.co_varnames[0] in ("self", "cls"):     # Python 3.10: rebuild Class.method
+    if code.co_argcount and code.co_varnames[0] in ("self", "cls"):  # Python 3.10: rebuild Class.method
         owner = frame.f_locals.get(code.co_varnames[0])
         owner = owner if isinstance(owner, type) else type(owner)
         for klass in getattr(owner, "__mro__", ()):
@@ -177,8 +199,8 @@ def _where(error: BaseException, function: Callable) -> str:
 def traced_call(function: Callable, args: tuple, kwargs: dict, watched: tuple[str, ...] = WATCHED) -> dict:
     """Call ``function(*args, **kwargs)`` under a profiler: ``{"result", "error", "calls", "tracing"}``.
 
-    ``calls`` counts every function of the ``watched`` modules that ran (``module.qualname``); ``tracing`` is False
-    when the profiler did not see the canary call or was replaced while the function ran. ``error`` is
+    ``calls`` counts every function of the ``watched`` modules that ran (``module.qualname``); ``tracing`` is
+    False when the profiler did not see the canary call or was replaced while the function ran. ``error`` is
     ``{"kind", "message", "where"}`` or None."""
     calls: collections.Counter = collections.Counter()
     watched = tuple(watched) + (__name__,)
@@ -196,10 +218,14 @@ def traced_call(function: Callable, args: tuple, kwargs: dict, watched: tuple[st
         _canary()
         try:
             result = function(*args, **kwargs)
-        except KeyboardInterrupt:                      # the grader's timeout interrupts the kernel: let it through
+        except KeyboardInterrupt:  # the grader's timeout interrupts the kernel: let it through
             raise
-        except BaseException as exception:            # noqa: BLE001 - the student's code may raise anything
-            error = {"kind": type(exception).__name__, "message": str(exception), "where": _where(exception, function)}
+        except BaseException as exception:  # noqa: BLE001 - the student's code may raise anything
+            error = {
+                "kind": type(exception).__name__,
+                "message": str(exception),
+                "where": _where(exception, function),
+            }
     finally:
         intact = sys.getprofile() is profile
         sys.setprofile(previous)
@@ -220,20 +246,32 @@ def _global_names(code: types.CodeType) -> set[str]:
 def describe(function: Any) -> dict:
     """What the grader reports about the student's function: whether it is one, where it comes from, its
     parameters, and the notebook variables (not modules, functions or classes) it reads as globals."""
-    info: dict = {"defined": True, "callable": callable(function), "type": type(function).__qualname__,
-                  "module": getattr(function, "__module__", None) or "", "params": [], "data_globals": []}
+    info: dict = {
+        "defined": True,
+        "callable": callable(function),
+        "type": type(function).__qualname__,
+        "module": getattr(function, "__module__", None) or "",
+        "params": [],
+        "data_globals": [],
+    }
     try:
         info["params"] = list(inspect.signature(function).parameters)
     except (TypeError, ValueError):
         pass
     code, namespace = getattr(function, "__code__", None), getattr(function, "__globals__", None)
-    if isinstance(code, types.CodeType) and isinstance(namespace, dict) and not info["module"].startswith(PACKAGE):
+    if (
+        isinstance(code, types.CodeType)
+        and isinstance(namespace, dict)
+        and not info["module"].startswith(PACKAGE)
+    ):
         for name in sorted(_global_names(code)):
             if name not in namespace:
                 continue
             value = namespace[name]
-            if isinstance(value, (types.ModuleType, type)) or (callable(value) and not hasattr(value, "state_dict")):
-                continue                                    # modules, functions, classes; a model counts as data
+            if isinstance(value, (types.ModuleType, type)) or (
+                callable(value) and not hasattr(value, "state_dict")
+            ):
+                continue  # modules, functions, classes; a model counts as data
             shape = getattr(value, "shape", None)
             kind = type(value).__name__
             text = f"a {kind} of shape {tuple(shape)}" if shape is not None else f"a {kind}"
@@ -242,8 +280,8 @@ def describe(function: Any) -> dict:
 
 
 class Submission:
-    """The student's function as a check sees it (see the module docstring); ``calls`` holds the package functions
-    its last call ran."""
+    """The student's function as a check sees it (see the module docstring); ``calls`` holds the package
+    functions its last call ran."""
 
     def __init__(self, name: str):
         self.name = name
@@ -251,7 +289,7 @@ class Submission:
         self.calls: collections.Counter = collections.Counter()
         self._info: dict | None = None
 
-    def forbid(self, forbidden: dict[str, str]) -> "Submission":
+    def forbid(self, forbidden: dict[str, str]) -> Submission:
         """Refuse any call that runs one of ``forbidden`` (``module.qualname`` -> how to tell the student)."""
         self.forbidden = {**self.forbidden, **forbidden}
         return self
@@ -265,8 +303,10 @@ class Submission:
         outcome = self._invoke(args, kwargs)
         self.calls = collections.Counter(outcome["calls"])
         if not outcome["tracing"]:
-            raise AssertionError(f"the grader could not watch `{self.name}` run (the notebook or the function replaced "
-                                 "sys.setprofile): grade a notebook that leaves the profiler alone")
+            raise AssertionError(
+                f"the grader could not watch `{self.name}` run (the notebook or the function replaced "
+                "sys.setprofile): grade a notebook that leaves the profiler alone"
+            )
         for qualname, advice in self.forbidden.items():
             if self.calls.get(qualname):
                 whose = "the package's own " if qualname.startswith(PACKAGE + ".") else ""
@@ -286,7 +326,8 @@ class Submission:
 
 
 class LocalSubmission(Submission):
-    """A function of this process, called on deep copies of the inputs (the student may modify them in place)."""
+    """A function of this process, called on deep copies of the inputs (the student may modify them in
+    place)."""
 
     def __init__(self, function: Callable, name: str | None = None):
         super().__init__(name or getattr(function, "__name__", "the function"))
@@ -303,7 +344,8 @@ class LocalSubmission(Submission):
 
 
 def as_submission(function: Any, name: str) -> Submission:
-    """``function`` itself when it is already a :class:`Submission` (the grader's remote one), else a local one."""
+    """``function`` itself when it is already a :class:`Submission` (the grader's remote one), else a local
+    one."""
     return function if isinstance(function, Submission) else LocalSubmission(function, name)
 
 
@@ -319,16 +361,22 @@ def _hint(info: dict) -> str:
         close = difflib.get_close_matches(read["name"], info.get("params", []), n=1, cutoff=0.0)
         guess = f" (did you mean the argument `{close[0]}`?)" if close else ""
         parts.append(f"`{read['name']}`, {read['what']}{guess}")
-    return (" Note that your function reads the notebook's variable " + "; ".join(parts)
-            + " instead of one of its own arguments: a function that is graded must use only its arguments.")
+    return (
+        " Note that your function reads the notebook's variable "
+        + "; ".join(parts)
+        + " instead of one of its own arguments: a function that is graded must use only its arguments."
+    )
 
 
 def run_check(check: Callable[[Any], None], submission: Submission) -> dict:
     """Run ``check`` on ``submission``: ``{"kind": ok|todo|wrong|error, "message": one sentence or ''}``."""
     info = submission.info()
     if not info.get("callable", True):
-        return {"kind": "wrong", "message": f"`{submission.name}` is not a function but a value of type "
-                f"{info.get('type', '?')}: define it with `def` as the exercise gives it, and run its cell"}
+        return {
+            "kind": "wrong",
+            "message": f"`{submission.name}` is not a function but a value of type "
+            f"{info.get('type', '?')}: define it with `def` as the exercise gives it, and run its cell",
+        }
     try:
         check(submission)
         return {"kind": "ok", "message": ""}
@@ -338,16 +386,20 @@ def run_check(check: Callable[[Any], None], submission: Submission) -> dict:
         kind, message = "wrong", str(error) or "the answer does not pass the check"
     except StudentError as error:
         kind = "error"
-        message = f"your function raised {error.kind}: {error.message}" + (f" ({error.where})" if error.where else "")
-    except Exception as error:                                  # noqa: BLE001 - what the student returned broke the check
+        message = f"your function raised {error.kind}: {error.message}" + (
+            f" ({error.where})" if error.where else ""
+        )
+    except Exception as error:  # noqa: BLE001 - what the student returned broke the check
         kind = "wrong"
-        message = (f"the grader could not use what `{submission.name}` returned ({type(error).__name__}: {error}); "
-                   "return the type the exercise asks for")
+        message = (
+            f"the grader could not use what `{submission.name}` returned ({type(error).__name__}: {error}); "
+            "return the type the exercise asks for"
+        )
     try:
         hint = _hint(submission.info())
         if hint:
             message = message.rstrip() + ("" if message.rstrip().endswith((".", "?", "!")) else ".") + hint
-    except Exception:                                           # noqa: BLE001 - a hint must never hide the result
+    except Exception:  # noqa: BLE001 - a hint must never hide the result
         pass
     return {"kind": kind, "message": message}
 
@@ -361,18 +413,23 @@ def remote_describe(namespace: dict, name: str, out_path: str) -> None:
 
 
 def remote_call(namespace: dict, name: str, in_path: str, out_path: str) -> None:
-    """Call ``namespace[name]`` on the decoded inputs of ``in_path``; write the encoded outcome to ``out_path``."""
+    """Call ``namespace[name]`` on the decoded inputs of ``in_path``; write the encoded outcome to
+    ``out_path``."""
     with open(in_path, encoding="utf-8") as f:
         request = json.load(f)
     function = namespace.get(name)
     if function is None:
-        outcome = {"result": None, "calls": {}, "tracing": True,
-                   "error": {"kind": "NameError", "message": f"name '{name}' is not defined", "where": ""}}
+        outcome = {
+            "result": None,
+            "calls": {},
+            "tracing": True,
+            "error": {"kind": "NameError", "message": f"name '{name}' is not defined", "where": ""},
+        }
     else:
         outcome = traced_call(function, decode(request["args"]), decode(request["kwargs"]))
         try:
             outcome["result"] = encode(outcome["result"])
-        except Exception as error:                              # noqa: BLE001 - a result the encoding chokes on
+        except Exception as error:  # noqa: BLE001 - a result the encoding chokes on
             outcome["result"] = {"$object": type(outcome["result"]).__qualname__, "repr": f"({error})"}
     text = json.dumps(outcome, allow_nan=True)
     with open(out_path, "w", encoding="utf-8") as f:

@@ -1,10 +1,12 @@
-"""Give every chapter a first code cell that makes a downloaded notebook run on its own (``make install-cells``).
+"""Give every chapter a first code cell that makes a downloaded notebook run on its own (``make
+install-cells``).
 
-In the book's repository (its builds, its tests, JupyterLab started by ``make lab``) the package is importable and
-the cell does nothing. A notebook opened anywhere else (downloaded from a rendered page, or on Colab) clones the
-repository that ``repository.url`` in ``_config.yml`` names, installs its pinned requirements and goes on from its
-``book/`` folder, so that the notebook's relative paths (``../data_samples``, ``results/``) hold. While the book
-has no public address (``url`` empty) the cell stops with one line that says what to do instead.
+In the book's repository (its builds, its tests, JupyterLab started by ``make lab``) the package is importable
+and the cell does nothing. A notebook opened anywhere else (downloaded from a rendered page, or on Colab)
+clones the repository that ``repository.url`` in ``_config.yml`` names, installs its pinned requirements and
+goes on from its ``book/`` folder, so that the notebook's relative paths (``../data_samples``, ``results/``)
+hold. While the book has no public address (``url`` empty) the cell stops with one line that says what to do
+instead.
 
 Usage: python tools/install_cell.py [NOTEBOOK ...]   (default: every book/*.ipynb; run after changing the URL)
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = "install-cell"
-TEMPLATE = '''# Opened outside the book's repository (downloaded, or on Colab)? This cell fetches the repository, installs
+TEMPLATE = """# Opened outside the book's repository (downloaded, or on Colab)? This cell fetches the repository, installs
 # its pinned requirements and runs the notebook from its book/ folder. Inside the repository it does nothing.
 import importlib.util
 import os
@@ -36,20 +38,27 @@ if importlib.util.find_spec("cnm_minimal") is None:
     requirements = "cnm-from-scratch/requirements.txt"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r", requirements], check=True)
     sys.path.insert(0, os.path.abspath("cnm-from-scratch"))
-    os.chdir("cnm-from-scratch/book")'''
+    os.chdir("cnm-from-scratch/book")"""
 
 
 def repository_url(config: Path = ROOT / "_config.yml") -> str:
     """``repository.url`` of the book's configuration (a plain read: the file's own format is YAML)."""
-    match = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*\"?([^\"\n]*)\"?", config.read_text(), re.M)
+    match = re.search(
+        r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*\"?([^\"\n]*)\"?", config.read_text(), re.M
+    )
     return match.group(1).strip() if match else ""
 
 
 def install_cell(url: str) -> dict:
     source = TEMPLATE.format(url=url)
-    return {"cell_type": "code", "execution_count": None, "id": "install-" + hashlib.sha1(source.encode()).hexdigest()[:8],
-            "metadata": {"tags": ["nbval-check-output", "hide-input", TAG]}, "outputs": [],
-            "source": source.splitlines(True)}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "install-" + hashlib.sha1(source.encode()).hexdigest()[:8],
+        "metadata": {"tags": ["nbval-check-output", "hide-input", TAG]},
+        "outputs": [],
+        "source": source.splitlines(True),
+    }
 
 
 def with_install_cell(notebook: dict, url: str) -> dict:

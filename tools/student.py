@@ -11,9 +11,9 @@ those tools can take the chapters as they are:
 
 The outputs of every cell that held a solution are cleared; all other cells keep their outputs and widget
 state. The output is deterministic (same input, same bytes) and self-contained: ``OUT/book/`` holds the
-notebooks with the files they read (``book/images``, ``book/results``), and ``OUT/data_samples``, ``OUT/configs``
-and ``OUT/tests/fixtures`` the sample data, the configurations and the golden fixture, so the notebooks' relative
-paths work there as in the book.
+notebooks with the files they read (``book/images``, ``book/results``), and ``OUT/data_samples``,
+``OUT/configs`` and ``OUT/tests/fixtures`` the sample data, the configurations and the golden fixture, so the
+notebooks' relative paths work there as in the book.
 
 Usage: python tools/student.py [--out _build/student] [NOTEBOOK ...]
 """
@@ -35,7 +35,8 @@ HINT = re.compile(r"^\s*#\s*HINT:\s*(.*)$")
 MARKDOWN_REGION = re.compile(r"^[#>* \t]*BEGIN SOLUTION.*?^[#>* \t]*END SOLUTION[^\n]*\n?", re.M | re.S)
 DEFAULT_HINT = "write your solution here, then run this cell again"
 FROM_THE_REPOSITORY = ("data_samples", "configs", "tests/fixtures")
-"""What the chapters read from outside ``book/`` (the sample, the authors' configurations, the golden fixture)."""
+"""What the chapters read from outside ``book/`` (the sample, the authors' configurations, the golden
+fixture)."""
 
 
 def _raise_line(indent: str, hints: list[str]) -> str:
@@ -96,7 +97,8 @@ def student_notebook(notebook: dict, chapter: str) -> dict:
 
 
 def write_student_versions(out: Path, notebooks: list[Path]) -> list[Path]:
-    """Write ``out/book/<chapter>.ipynb`` for every notebook plus the files they read; returns the notebooks."""
+    """Write ``out/book/<chapter>.ipynb`` for every notebook plus the files they read; returns the
+    notebooks."""
     if out.exists():
         shutil.rmtree(out)
     (out / "book").mkdir(parents=True)
@@ -109,7 +111,9 @@ def write_student_versions(out: Path, notebooks: list[Path]) -> list[Path]:
     for path in notebooks:
         student = student_notebook(json.loads(path.read_text(encoding="utf-8")), path.stem)
         target = out / "book" / path.name
-        target.write_text(json.dumps(student, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        target.write_text(
+            json.dumps(student, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         written.append(target)
     return written
 

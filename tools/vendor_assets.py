@@ -28,17 +28,20 @@ REGISTRY = "https://registry.npmjs.org"
 # and which members of the tarball to keep: (prefix inside the tarball, destination folder).
 PACKAGES = [
     (
-        "mathjax", "3.2.2",
+        "mathjax",
+        "3.2.2",
         "Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
         [("package/es5/", "mathjax/")],
     ),
     (
-        "@jupyter-widgets/html-manager", "1.0.15",
+        "@jupyter-widgets/html-manager",
+        "1.0.15",
         "5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
         [("package/dist/", "html-manager/")],
     ),
     (
-        "requirejs", "2.3.8",
+        "requirejs",
+        "2.3.8",
         "7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw==",
         [("package/require.js", "require.js")],
     ),
@@ -71,7 +74,7 @@ def unpack(data: bytes, keep: list[tuple[str, str]], target: Path) -> int:
                 continue
             for prefix, destination in keep:
                 if member.name == prefix or (prefix.endswith("/") and member.name.startswith(prefix)):
-                    relative = destination + member.name[len(prefix):]
+                    relative = destination + member.name[len(prefix) :]
                     path = target / relative
                     if ".." in Path(relative).parts:
                         raise SystemExit(f"refusing tarball member outside the target: {member.name}")

@@ -7,12 +7,12 @@
   ``_vendor/`` (``tools/vendor_assets.py``), the pages load them from the book's own ``_static``
   folder and render equations and saved widgets without any network. Without ``_vendor/`` the
   public CDNs are used, which is Sphinx's and myst-nb's default.
-* With the vendored assets, ``static/cnm_book_site.js`` points the widget manager at its fonts and lets the ipywidgets labels,
-  which call the MathJax 2 API, work with MathJax 3.
+* With the vendored assets, ``static/cnm_book_site.js`` points the widget manager at its fonts and lets the
+  ipywidgets labels, which call the MathJax 2 API, work with MathJax 3.
 * ``static/cnm_book_site.css`` makes room for the package's code lines (up to 115 characters): from 1200 to
   1600 px the page's table of contents moves into the theme's drawer and the text takes its column;
   printed output wraps, display equations scroll in their own box; and it lays out the explorers.
-* ``static/cnm_explorers.js`` makes the explorers of ``cnm_minimal/widgets.py`` respond in the static
+* ``static/cnm_explorers.js`` makes the explorers of ``cnm_minimal/book/widgets.py`` respond in the static
   pages (their ``text/html`` rendering, which ``nb_mime_priority_overrides`` in ``_config.yml`` prefers
   to the widget view: the saved widgets have no Python behind them in the book).
 * Three known glitches of the theme stack are mended: the colour mode is set explicitly and inline scripts

@@ -26,9 +26,10 @@ import io
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from cnm_minimal.atomic import atomic_write
 from cnm_minimal.data.textfile import read_text
@@ -73,7 +74,9 @@ class AnnotationPolicy:
 
     def __post_init__(self):
         if self.end_after_duration not in ("drop", "clip", "error"):
-            raise ValueError(f"end_after_duration must be drop, clip or error, not {self.end_after_duration!r}")
+            raise ValueError(
+                f"end_after_duration must be drop, clip or error, not {self.end_after_duration!r}"
+            )
         if self.start_after_end not in ("error", "drop"):
             raise ValueError(f"start_after_end must be error or drop, not {self.start_after_end!r}")
 
@@ -93,15 +96,19 @@ class AnnotationReport:
     """What a reader kept, clipped and dropped, with the file and line of every changed row."""
 
     kept: int = 0
-    dropped: list[tuple[str, str]] = field(default_factory=list)   # (file:line, reason)
-    clipped: list[str] = field(default_factory=list)                # file:line
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (file:line, reason)
+    clipped: list[str] = field(default_factory=list)  # file:line
 
     def drop_counts(self) -> Counter:
         return Counter(reason for _, reason in self.dropped)
 
     def as_dict(self) -> dict:
         """The counts, for a run's ``results.json``."""
-        return {"kept": self.kept, "dropped": dict(sorted(self.drop_counts().items())), "clipped": len(self.clipped)}
+        return {
+            "kept": self.kept,
+            "dropped": dict(sorted(self.drop_counts().items())),
+            "clipped": len(self.clipped),
+        }
 
     def __str__(self) -> str:
         parts = [f"kept {self.kept}"]
@@ -136,17 +143,21 @@ def apply_policy(queries: Iterable[Query], policy: AnnotationPolicy) -> tuple[li
             if policy.end_after_duration == "drop":
                 reasons.append("end > duration")
             elif not reasons and q.start >= q.duration:
-                reasons.append("start after the video")       # clipping would leave a zero-length moment
+                reasons.append("start after the video")  # clipping would leave a zero-length moment
             elif not reasons:
-                q = Query(q.vid, q.duration, min(q.start, q.duration), q.duration, q.sentence, q.source, q.line)
+                q = Query(
+                    q.vid, q.duration, min(q.start, q.duration), q.duration, q.sentence, q.source, q.line
+                )
                 report.clipped.append(q.where)
         if reasons:
             report.dropped.append((q.where, " and ".join(reasons)))
             continue
         kept.append(q)
     if errors:
-        raise AnnotationError(f"{len(errors)} row(s) break the annotation policy {policy}: {_first(errors)}; fix the "
-                              "file or read it with another policy")
+        raise AnnotationError(
+            f"{len(errors)} row(s) break the annotation policy {policy}: {_first(errors)}; fix the "
+            "file or read it with another policy"
+        )
     report.kept = len(kept)
     return kept, report
 
@@ -171,20 +182,23 @@ def _check_sentence(sentence: str, where: str) -> str:
 def read_durations(*paths) -> dict[str, float]:
     """Video lengths in seconds from Charades-style CSV files (columns ``id`` and ``length``)."""
     durations: dict[str, float] = {}
-    seen: dict[str, str] = {}                                       # video id -> where its length was given
+    seen: dict[str, str] = {}  # video id -> where its length was given
     for path in map(Path, paths):
-        reader = csv.DictReader(io.StringIO(read_text(path), newline=""))   # CRLF endings are handled
+        reader = csv.DictReader(io.StringIO(read_text(path), newline=""))  # CRLF endings are handled
         if not reader.fieldnames or not {"id", "length"} <= set(reader.fieldnames):
-            raise AnnotationError(f"{path}:1: a durations CSV needs the columns 'id' and 'length', "
-                                  f"found {reader.fieldnames}")
+            raise AnnotationError(
+                f"{path}:1: a durations CSV needs the columns 'id' and 'length', found {reader.fieldnames}"
+            )
         for row in reader:
             where = f"{path}:{reader.line_num}"
             length = _number(row["length"], "length", where)
             if length <= 0:
                 raise AnnotationError(f"{where}: video {row['id']} has length {length:g}")
             if row["id"] in seen:
-                raise AnnotationError(f"{where}: video {row['id']} has a length already ({seen[row['id']]}); "
-                                      "keep one row per video")
+                raise AnnotationError(
+                    f"{where}: video {row['id']} has a length already ({seen[row['id']]}); "
+                    "keep one row per video"
+                )
             durations[row["id"]], seen[row["id"]] = length, f"line {reader.line_num} of {path.name}"
     return durations
 
@@ -201,8 +215,9 @@ def parse_charades_sta_line(line: str, where: str) -> tuple[str, float, float, s
     return vid, _number(start, "start", where), _number(end, "end", where), _check_sentence(sentence, where)
 
 
-def read_charades_sta(path, durations: dict[str, float],
-                      policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[list[Query], AnnotationReport]:
+def read_charades_sta(
+    path, durations: dict[str, float], policy: AnnotationPolicy = AnnotationPolicy()
+) -> tuple[list[Query], AnnotationReport]:
     """Read a Charades-STA text file; ``durations`` maps every video id to its length (``read_durations``)."""
     path = Path(path)
     queries, unknown = [], []
@@ -216,12 +231,16 @@ def read_charades_sta(path, durations: dict[str, float],
             continue
         queries.append(Query(vid, durations[vid], start, end, sentence, str(path), number))
     if unknown:
-        raise AnnotationError(f"{len(unknown)} row(s) name a video with no known duration: {_first(unknown)}; the "
-                              "durations CSV needs a row for every video")
+        raise AnnotationError(
+            f"{len(unknown)} row(s) name a video with no known duration: {_first(unknown)}; the "
+            "durations CSV needs a row for every video"
+        )
     return apply_policy(queries, policy)
 
 
-def read_cnm_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[list[Query], AnnotationReport]:
+def read_cnm_json(
+    path, policy: AnnotationPolicy = AnnotationPolicy()
+) -> tuple[list[Query], AnnotationReport]:
     """Read CNM's json list of ``[vid, duration, [start, end], sentence]``; ``line`` is the list index + 1."""
     path = Path(path)
     rows = _load_json(path)
@@ -233,42 +252,56 @@ def read_cnm_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[
         try:
             vid, duration, (start, end), sentence = row
         except (TypeError, ValueError):
-            raise AnnotationError(f"{where}: expected [vid, duration, [start, end], sentence], got {row!r}") from None
+            raise AnnotationError(
+                f"{where}: expected [vid, duration, [start, end], sentence], got {row!r}"
+            ) from None
         queries.append(_json_query(vid, duration, start, end, sentence, path, index, where))
     return apply_policy(queries, policy)
 
 
-def read_activitynet_json(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[list[Query], AnnotationReport]:
+def read_activitynet_json(
+    path, policy: AnnotationPolicy = AnnotationPolicy()
+) -> tuple[list[Query], AnnotationReport]:
     """Read ActivityNet Captions or Charades-CD json (``duration``, else ``video_duration``); ``line`` numbers
     the queries in file order, from 1."""
     path = Path(path)
     videos = _load_json(path)
     if not isinstance(videos, dict):
-        raise AnnotationError(f"{path}: expected a json object {{vid: {{duration or video_duration, timestamps, "
-                              f"sentences}}}}")
+        raise AnnotationError(
+            f"{path}: expected a json object {{vid: {{duration or video_duration, timestamps, sentences}}}}"
+        )
     queries, index = [], 0
     for vid, entry in videos.items():
         try:
             duration = entry["duration"] if "duration" in entry else entry["video_duration"]
             stamps, sentences = entry["timestamps"], entry["sentences"]
         except (KeyError, TypeError):
-            raise AnnotationError(f"{path}: video {vid} needs 'duration' (or 'video_duration'), 'timestamps' "
-                                  "and 'sentences'") from None
+            raise AnnotationError(
+                f"{path}: video {vid} needs 'duration' (or 'video_duration'), 'timestamps' and 'sentences'"
+            ) from None
         if len(stamps) != len(sentences):
-            raise AnnotationError(f"{path}: video {vid} has {len(stamps)} timestamps but {len(sentences)} sentences")
+            raise AnnotationError(
+                f"{path}: video {vid} has {len(stamps)} timestamps but {len(sentences)} sentences"
+            )
         for (start, end), sentence in zip(stamps, sentences):
             index += 1
-            queries.append(_json_query(vid, duration, start, end, sentence, path, index, f"{path}:{index} (video {vid})"))
+            queries.append(
+                _json_query(vid, duration, start, end, sentence, path, index, f"{path}:{index} (video {vid})")
+            )
     return apply_policy(queries, policy)
 
 
-def read_charades_cd(path, policy: AnnotationPolicy = CHARADES_CD_POLICY) -> tuple[list[Query], AnnotationReport]:
-    """Read a Charades-CD split (``charades_{train,val,test_iid,test_ood}.json``): :func:`read_activitynet_json`
-    with :data:`CHARADES_CD_POLICY` by default."""
+def read_charades_cd(
+    path, policy: AnnotationPolicy = CHARADES_CD_POLICY
+) -> tuple[list[Query], AnnotationReport]:
+    """Read a Charades-CD split (``charades_{train,val,test_iid,test_ood}.json``):
+    :func:`read_activitynet_json` with :data:`CHARADES_CD_POLICY` by default."""
     return read_activitynet_json(path, policy)
 
 
-def read_json_annotations(path, policy: AnnotationPolicy = AnnotationPolicy()) -> tuple[list[Query], AnnotationReport]:
+def read_json_annotations(
+    path, policy: AnnotationPolicy = AnnotationPolicy()
+) -> tuple[list[Query], AnnotationReport]:
     """Either json format, told apart by the file's first character: a list (``[``) is CNM's
     (:func:`read_cnm_json`), an object (``{``) is ActivityNet Captions' or Charades-CD's
     (:func:`read_activitynet_json`)."""
@@ -278,8 +311,15 @@ def read_json_annotations(path, policy: AnnotationPolicy = AnnotationPolicy()) -
 
 def _json_query(vid, duration, start, end, sentence, path: Path, index: int, where: str) -> Query:
     """A :class:`Query` from json values, each checked; errors name ``where``."""
-    return Query(str(vid), _number(str(duration), "duration", where), _number(str(start), "start", where),
-                 _number(str(end), "end", where), _check_sentence(str(sentence), where), str(path), index)
+    return Query(
+        str(vid),
+        _number(str(duration), "duration", where),
+        _number(str(start), "start", where),
+        _number(str(end), "end", where),
+        _check_sentence(str(sentence), where),
+        str(path),
+        index,
+    )
 
 
 def _load_json(path: Path):

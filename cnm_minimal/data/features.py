@@ -4,18 +4,19 @@ A video is a sequence of T feature vectors (one per snippet of frames: I3D gives
 Charades-STA, C3D 500-d and CLIP 512-d for ActivityNet Captions). The files are HDF5 with one dataset
 ``[T, D]`` per video id, or, for ActivityNet C3D, a group per video holding ``c3d_features``.
 
-CNM resamples every video to exactly N = 200 clips by averaging consecutive rows (page "The authors' code"): with
-boundaries ``b_j = round(j T / N)`` for ``j = 0..N``, clipped to ``T - 1``, clip ``j`` is
-``mean(F[b_j : b_{j+1}])`` when ``b_j < b_{j+1}``, else the single row ``F[b_j]`` (a short video repeats
-rows). Because of the clipping, the last raw row is never averaged in when ``b_N`` is clipped; we keep
-that, as it is what produced the published numbers.
+CNM resamples every video to exactly N = 200 clips by averaging consecutive rows (page "The authors' code"):
+with boundaries ``b_j = round(j T / N)`` for ``j = 0..N``, clipped to ``T - 1``, clip ``j`` is ``mean(F[b_j :
+b_{j+1}])`` when ``b_j < b_{j+1}``, else the single row ``F[b_j]`` (a short video repeats rows). Because of
+the clipping, the last raw row is never averaged in when ``b_N`` is clipped; we keep that, as it is what
+produced the published numbers.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 import h5py
 import numpy as np
@@ -28,8 +29,9 @@ class FeatureError(ValueError):
 
 
 def clip_boundaries(length: int, num_clips: int) -> np.ndarray:
-    """The ``num_clips + 1`` row boundaries, computed as the authors' code computes them: ``j / N * T`` in double
-    precision, rounded half to even, clipped to ``T - 1`` (the order of the operations decides the ties)."""
+    """The ``num_clips + 1`` row boundaries, computed as the authors' code computes them: ``j / N * T`` in
+    double precision, rounded half to even, clipped to ``T - 1`` (the order of the operations decides the
+    ties)."""
     return np.minimum(np.round(np.arange(num_clips + 1) / num_clips * length).astype(np.int64), length - 1)
 
 
@@ -41,7 +43,9 @@ def resample_clips(features: np.ndarray, num_clips: int) -> np.ndarray:
         raise ValueError(f"cannot resample {length} rows into {num_clips} clips")
     bounds = clip_boundaries(length, num_clips)
     starts, ends = bounds[:-1], bounds[1:]
-    cumulative = np.concatenate([np.zeros((1, features.shape[1])), np.cumsum(features, axis=0, dtype=np.float64)])
+    cumulative = np.concatenate(
+        [np.zeros((1, features.shape[1])), np.cumsum(features, axis=0, dtype=np.float64)]
+    )
     counts = ends - starts
     means = (cumulative[ends] - cumulative[starts]) / np.maximum(counts, 1)[:, None]
     return np.where((counts > 0)[:, None], means, features[starts]).astype(np.float32)
@@ -62,7 +66,7 @@ class FeatureStore:
         self.layout = layout
         self._file: h5py.File | None = None
         self._pid: int | None = None
-        self._open()   # fail early, with the file's name, if it is missing or not HDF5
+        self._open()  # fail early, with the file's name, if it is missing or not HDF5
 
     def _open(self) -> h5py.File:
         if self._file is None or self._pid != os.getpid():
@@ -71,7 +75,9 @@ class FeatureStore:
             try:
                 self._file = h5py.File(self.path, "r")
             except OSError as error:
-                raise FeatureError(f"{self.path}: not a readable HDF5 file (truncated or corrupt?): {error}") from None
+                raise FeatureError(
+                    f"{self.path}: not a readable HDF5 file (truncated or corrupt?): {error}"
+                ) from None
             self._pid = os.getpid()
         return self._file
 
@@ -113,11 +119,14 @@ class FeatureStore:
         return found
 
     def check(self, video_ids: Iterable[str], dim: int, read_values: bool = True) -> None:
-        """Before training: every video is present, ``[T >= 1, dim]`` and finite; one error lists every problem."""
+        """Before training: every video is present, ``[T >= 1, dim]`` and finite; one error lists every
+        problem."""
         found = self.problems(video_ids, dim, read_values)
         if found:
             shown = "\n  ".join(found[:50]) + ("\n  ..." if len(found) > 50 else "")
-            raise FeatureError(f"{self.path}: {len(found)} annotated video(s) have unusable features:\n  {shown}")
+            raise FeatureError(
+                f"{self.path}: {len(found)} annotated video(s) have unusable features:\n  {shown}"
+            )
 
     def load(self, vid: str, num_clips: int | None = None) -> np.ndarray:
         """The video's features as float32 ``[T, D]``, or resampled to ``[num_clips, D]``; rejects NaN/inf."""
@@ -141,7 +150,7 @@ def write_features(path, features, layout: Literal["flat", "c3d"] = "flat", dtyp
 
     Datasets carry no timestamps, so the same arrays give the same bytes."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as handle:
-        for vid, array in (features.items() if isinstance(features, dict) else features):
+        for vid, array in features.items() if isinstance(features, dict) else features:
             target = handle.create_group(vid) if layout == "c3d" else handle
             name = "c3d_features" if layout == "c3d" else vid
             target.create_dataset(name, data=np.asarray(array, dtype=dtype), track_times=False)

@@ -1,8 +1,8 @@
 """Where the data live: one folder, the **data root** (chapter 2).
 
-Every command and chapter finds its files under the data root, in the layout ``python -m cnm_minimal download``
-leaves there: ``charades-sta/`` (the Charades-STA annotations and CNM's split), ``charades-cd/``, ``glove/``
-(GloVe 6B), and the features the book builds (``charades-timelines/``). The data root is
+Every command and chapter finds its files under the data root, in the layout ``python -m cnm_minimal
+download`` leaves there: ``charades-sta/`` (the Charades-STA annotations and CNM's split), ``charades-cd/``,
+``glove/`` (GloVe 6B), and the features the book builds (``charades-timelines/``). The data root is
 
 * the folder named by the environment variable ``CNM_DATA``, when it is set;
 * else ``data/`` in the book's repository (found by walking up from the working folder: the notebooks run from

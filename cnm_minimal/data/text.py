@@ -22,10 +22,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from cnm_minimal.atomic import atomic_path, atomic_write
 from cnm_minimal.data.textfile import text_lines
 
 _CLITICS = re.compile(r"(n't|'(?:s|re|ve|ll|m|d))\b")
-_TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|m|d)\b|[^\W_]+(?:[-/.][^\W_]+)*|[^\s\w]|_")   # letters of any script
+_TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|m|d)\b|[^\W_]+(?:[-/.][^\W_]+)*|[^\s\w]|_")  # letters of any script
 
 
 def tokenize(sentence: str) -> list[str]:
@@ -53,29 +53,34 @@ FUNCTION_WORDS = load_function_words()
 
 def masking_weights(tokens: Iterable[str]) -> np.ndarray:
     """2.0 for content words, 1.0 for function words; softmax of these picks the words to mask (chapter 6)."""
-    return np.array([1.0 if t in FUNCTION_WORDS or not any(c.isalpha() for c in t) else 2.0 for t in tokens],
-                    dtype=np.float32)
+    return np.array(
+        [1.0 if t in FUNCTION_WORDS or not any(c.isalpha() for c in t) else 2.0 for t in tokens],
+        dtype=np.float32,
+    )
 
 
 @dataclass(frozen=True)
 class Vocabulary:
     """The K kept words; ``ids[word]`` is in 1..K (frequency order), 0 is padding."""
 
-    words: tuple[str, ...]          # words[i - 1] has id i
+    words: tuple[str, ...]  # words[i - 1] has id i
 
     @classmethod
-    def from_counts(cls, counts: Counter | dict[str, int], size: int) -> "Vocabulary":
+    def from_counts(cls, counts: Counter | dict[str, int], size: int) -> Vocabulary:
         """Keep the ``size`` most common words (ties keep the counter's insertion order, as Counter does)."""
         if size < 1:
             raise ValueError(f"vocabulary size must be at least 1, got {size}")
         return cls(tuple(word for word, _ in Counter(counts).most_common(size)))
 
     @classmethod
-    def from_sentences(cls, sentences: Iterable[str], size: int, known=None) -> "Vocabulary":
-        """The ``size`` most common tokens of ``sentences``; with ``known`` (e.g. the words that have a vector),
-        only those: the others become unknown words, dropped from sentences, as the authors' vocabulary does."""
+    def from_sentences(cls, sentences: Iterable[str], size: int, known=None) -> Vocabulary:
+        """The ``size`` most common tokens of ``sentences``; with ``known`` (e.g. the words that have a
+        vector), only those: the others become unknown words, dropped from sentences, as the authors'
+        vocabulary does."""
         counts = Counter(t for s in sentences for t in tokenize(s))
-        return cls.from_counts(counts if known is None else {w: n for w, n in counts.items() if w in known}, size)
+        return cls.from_counts(
+            counts if known is None else {w: n for w, n in counts.items() if w in known}, size
+        )
 
     @property
     def ids(self) -> dict[str, int]:
@@ -96,7 +101,7 @@ def read_counts_tsv(path) -> Counter:
     """Word counts from a ``word<TAB>id<TAB>count`` file with a header (as CNM's counter is stored)."""
     counts: Counter = Counter()
     for number, line in text_lines(path):
-        if number == 1:                                     # the header
+        if number == 1:  # the header
             continue
         fields = line.rstrip("\r\n").split("\t")
         if len(fields) != 3 or not fields[2].isdigit():
@@ -111,14 +116,16 @@ class WordVectorError(ValueError):
 
 
 CACHE_FROM_BYTES = 50_000_000
-"""Text files at least this large (GloVe 6B's 300-d file: 1 GB) have the rows of a vocabulary cached beside them."""
+"""Text files at least this large (GloVe 6B's 300-d file: 1 GB) have the rows of a vocabulary cached beside
+them."""
 
 
 def read_word_vectors(path, words=None) -> dict[str, np.ndarray]:
-    """The vectors of a GloVe text file (``word v1 ... vD`` per line) or an ``.npz`` with ``words``/``vectors``: all
-    of them, or with ``words`` only those (the others are absent from the result). A text file's rows for ``words``
-    are cached beside it on first use when the file is large (:data:`CACHE_FROM_BYTES`, :func:`vector_cache_path`),
-    so that later runs do not parse GloVe's 1 GB again; a folder that cannot be written to only loses the cache."""
+    """The vectors of a GloVe text file (``word v1 ... vD`` per line) or an ``.npz`` with
+    ``words``/``vectors``: all of them, or with ``words`` only those (the others are absent from the result).
+    A text file's rows for ``words`` are cached beside it on first use when the file is large
+    (:data:`CACHE_FROM_BYTES`, :func:`vector_cache_path`), so that later runs do not parse GloVe's 1 GB again;
+    a folder that cannot be written to only loses the cache."""
     path = Path(path)
     wanted = None if words is None else set(words)
     if path.suffix == ".npz":
@@ -130,23 +137,28 @@ def read_word_vectors(path, words=None) -> dict[str, np.ndarray]:
     if cache.is_file():
         return _read_npz(cache)
     table = _read_text(path, wanted)
-    if not table:                                      # none of the words: nothing worth caching
+    if not table:  # none of the words: nothing worth caching
         return table
     try:
         with atomic_path(cache) as temporary:
             with open(temporary, "wb") as handle:
-                np.savez(handle, words=np.array(sorted(table), dtype=str),
-                         vectors=np.stack([table[w] for w in sorted(table)]))
+                np.savez(
+                    handle,
+                    words=np.array(sorted(table), dtype=str),
+                    vectors=np.stack([table[w] for w in sorted(table)]),
+                )
     except OSError:
         pass
     return table
 
 
 def vector_cache_path(path, words) -> Path:
-    """Where the rows of ``words`` from the text file ``path`` are cached: beside it, named by a SHA-256 of the file's
-    size and of the sorted words (another file or another vocabulary gets another cache)."""
+    """Where the rows of ``words`` from the text file ``path`` are cached: beside it, named by a SHA-256 of
+    the file's size and of the sorted words (another file or another vocabulary gets another cache)."""
     path = Path(path)
-    digest = hashlib.sha256(f"{path.stat().st_size}\n".encode() + "\n".join(sorted(words)).encode()).hexdigest()
+    digest = hashlib.sha256(
+        f"{path.stat().st_size}\n".encode() + "\n".join(sorted(words)).encode()
+    ).hexdigest()
     return path.with_name(f"{path.stem}.rows-{digest[:16]}.npz")
 
 
@@ -158,11 +170,15 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if vectors.ndim != 2 or len(words) != len(vectors):
         raise WordVectorError(f"{path}: {len(words)} words but vectors of shape {vectors.shape}")
     if not len(words):
-        raise WordVectorError(f"{path}: no word vectors in this file (it is empty); point --word-vectors at GloVe")
+        raise WordVectorError(
+            f"{path}: no word vectors in this file (it is empty); point --word-vectors at GloVe"
+        )
     bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
     if len(bad):
-        raise WordVectorError(f"{path}: the vector of word {str(words[bad[0]])!r} (row {bad[0] + 1}) is not finite "
-                              f"(nan or inf; {len(bad)} row(s) in all)")
+        raise WordVectorError(
+            f"{path}: the vector of word {str(words[bad[0]])!r} (row {bad[0] + 1}) is not finite "
+            f"(nan or inf; {len(bad)} row(s) in all)"
+        )
     return {str(w): v for w, v in zip(words, vectors)}
 
 
@@ -172,7 +188,7 @@ def _read_text(path: Path, wanted: set[str] | None = None) -> dict[str, np.ndarr
         word = line.partition(" ")[0]
         if dim is not None and wanted is not None and word not in wanted:
             continue
-        fields = line.rstrip().split(" ")                        # a trailing space or CRLF is not a value
+        fields = line.rstrip().split(" ")  # a trailing space or CRLF is not a value
         if dim is None:
             dim = len(fields) - 1
         if len(fields) - 1 != dim or dim < 1:
@@ -182,16 +198,22 @@ def _read_text(path: Path, wanted: set[str] | None = None) -> dict[str, np.ndarr
         except ValueError:
             raise WordVectorError(f"{path}:{number}: a value of word {fields[0]!r} is not a number") from None
         if not np.isfinite(vector).all():
-            raise WordVectorError(f"{path}:{number}: the vector of word {fields[0]!r} is not finite (nan or inf); "
-                                  "fix or remove that line")
+            raise WordVectorError(
+                f"{path}:{number}: the vector of word {fields[0]!r} is not finite (nan or inf); "
+                "fix or remove that line"
+            )
         if wanted is None or word in wanted:
             table[fields[0]] = vector
     if dim is None:
-        raise WordVectorError(f"{path}: no word vectors in this file (it is empty); point --word-vectors at GloVe")
+        raise WordVectorError(
+            f"{path}: no word vectors in this file (it is empty); point --word-vectors at GloVe"
+        )
     return table
 
 
-def embedding_matrix(vocabulary: Vocabulary, table: dict[str, np.ndarray], source: str = "word vectors") -> np.ndarray:
+def embedding_matrix(
+    vocabulary: Vocabulary, table: dict[str, np.ndarray], source: str = "word vectors"
+) -> np.ndarray:
     """``[K + 1, D]`` float32: row ``i`` is the vector of the word with id ``i``; row 0 (padding) is zero."""
     missing = [w for w in vocabulary.words if w not in table]
     if missing:
@@ -207,4 +229,4 @@ def write_word_vectors(path, words: Iterable[str], vectors: np.ndarray) -> None:
     """Write GloVe's text format (shortest round-trip float32 repr), atomically."""
     with atomic_write(path) as handle:
         for word, vector in zip(words, np.asarray(vectors, dtype=np.float32)):
-            handle.write(word + " " + " ".join(str(x) for x in vector) + "\n")   # str(np.float32): round-trip
+            handle.write(word + " " + " ".join(str(x) for x in vector) + "\n")  # str(np.float32): round-trip

@@ -1,14 +1,15 @@
-"""Reading the data's text files: UTF-8, with or without a byte-order mark, and one line naming file and line when a
-file is in another encoding (chapter 2; the appendix).
+"""Reading the data's text files: UTF-8, with or without a byte-order mark, and one line naming file and line
+when a file is in another encoding (chapter 2; the appendix).
 
-Editors on Windows save UTF-8 with an invisible byte-order mark, which would otherwise glue itself to the first
-video id or column name; a file saved as Latin-1 fails at its first non-ASCII byte, whose line the error names.
+Editors on Windows save UTF-8 with an invisible byte-order mark, which would otherwise glue itself to the
+first video id or column name; a file saved as Latin-1 fails at its first non-ASCII byte, whose line the error
+names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 class TextFileError(ValueError):
@@ -39,4 +40,6 @@ def text_lines(path) -> Iterator[tuple[int, str]]:
 
 
 def _not_utf8(path: Path, line: int, byte: int) -> TextFileError:
-    return TextFileError(f"{path}:{line}: not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8 and rerun")
+    return TextFileError(
+        f"{path}:{line}: not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8 and rerun"
+    )

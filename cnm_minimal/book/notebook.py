@@ -1,4 +1,5 @@
-"""Helpers for the book's notebooks: show the package's own source code on the page, glue numbers into the prose.
+"""Helpers for the book's notebooks: show the package's own source code on the page, glue numbers into the
+prose.
 
 The chapters never paste code from the package: they call :func:`show_source`, which reads the code
 of the installed package with :mod:`inspect`. The output cells carry the ``nbval-check-output`` tag,
@@ -26,7 +27,7 @@ class SourceListing:
 
     @staticmethod
     def _listing(obj) -> str:
-        obj = inspect.unwrap(obj)                 # decorated functions: show the function as written
+        obj = inspect.unwrap(obj)  # decorated functions: show the function as written
         lines, first = inspect.getsourcelines(obj)
         path = Path(inspect.getsourcefile(obj)).resolve()
         if not path.is_relative_to(PACKAGE_ROOT):
@@ -55,8 +56,9 @@ def show_source(*objects) -> SourceListing:
 
 def glue_numbers(prefix: str, values: dict) -> dict:
     """Glue each value (text, formatted by the caller) as ``{prefix}_{key}``, for the prose to cite with
-    ``{glue:text}`prefix_key```; nothing is displayed. Returns ``values``, so that a cell can print what it glued."""
-    from myst_nb import glue                           # the book's builder; imported only where a page glues
+    ``{glue:text}`prefix_key```; nothing is displayed. Returns ``values``, so that a cell can print what it
+    glued."""
+    from myst_nb import glue  # the book's builder; imported only where a page glues
 
     for key, value in values.items():
         glue(f"{prefix}_{key}", str(value), display=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,8 +16,11 @@ def annotation_statistics(queries: Sequence[Query]) -> dict[str, np.ndarray]:
     durations = {q.vid: q.duration for q in queries}
     per_video = Counter(q.vid for q in queries)
     return {
-        "start": moments[:, 0], "end": moments[:, 1], "length": moments[:, 1] - moments[:, 0],
-        "centre": moments.mean(axis=1), "duration": np.array(list(durations.values())),
+        "start": moments[:, 0],
+        "end": moments[:, 1],
+        "length": moments[:, 1] - moments[:, 0],
+        "centre": moments.mean(axis=1),
+        "duration": np.array(list(durations.values())),
         "queries_per_video": np.array(list(per_video.values())),
     }
 
@@ -31,20 +34,26 @@ def plot_annotation_statistics(axes, queries: Sequence[Query], label: str, refer
     bins = np.linspace(0, 1, 21)
     axes[0].hist(stats["start"], bins, alpha=0.6, label="start", density=True)
     axes[0].hist(stats["end"], bins, alpha=0.6, label="end", density=True)
-    axes[0].set_title("where moments start and end"); axes[0].set_xlabel("fraction of the video")
+    axes[0].set_title("where moments start and end")
+    axes[0].set_xlabel("fraction of the video")
     axes[1].hist(stats["length"], bins, color="tab:purple", alpha=0.7, density=True)
-    axes[1].set_title("moment length"); axes[1].set_xlabel("fraction of the video")
+    axes[1].set_title("moment length")
+    axes[1].set_xlabel("fraction of the video")
     axes[2].hist(stats["duration"], np.linspace(0, 90, 31), color="tab:gray", alpha=0.8, density=True)
-    axes[2].set_title("video duration"); axes[2].set_xlabel("seconds")
+    axes[2].set_title("video duration")
+    axes[2].set_xlabel("seconds")
     counts = Counter(stats["queries_per_video"].tolist())
     xs = np.arange(1, max(counts) + 1)
     axes[3].bar(xs, [counts.get(x, 0) / sum(counts.values()) for x in xs], color="tab:olive")
-    axes[3].set_title("queries per video"); axes[3].set_xlabel("queries")
+    axes[3].set_title("queries per video")
+    axes[3].set_xlabel("queries")
     if reference:
         for ax, key in ((axes[1], "moment_fraction"), (axes[2], "duration_s")):
             if key in reference:
                 q = reference[key]
-                ax.plot(q[1:-1], np.full(len(q) - 2, ax.get_ylim()[1] * 0.92), "kv", label="real p5/25/50/75/95")
+                ax.plot(
+                    q[1:-1], np.full(len(q) - 2, ax.get_ylim()[1] * 0.92), "kv", label="real p5/25/50/75/95"
+                )
                 ax.legend(fontsize=7, loc="upper right")
     axes[0].legend(fontsize=8)
     for ax in axes:
@@ -55,15 +64,24 @@ def plot_annotation_statistics(axes, queries: Sequence[Query], label: str, refer
 def plot_video(ax, features: np.ndarray, duration: float, queries: Sequence[Query], title: str = ""):
     """A feature heatmap (time x dimension) with each query's moment drawn as a bar above it."""
     rows, dim = features.shape
-    ax.imshow(features.T, aspect="auto", cmap="RdBu_r", extent=(0, duration, 0, dim), vmin=-3, vmax=3,
-              interpolation="nearest")
+    ax.imshow(
+        features.T,
+        aspect="auto",
+        cmap="RdBu_r",
+        extent=(0, duration, 0, dim),
+        vmin=-3,
+        vmax=3,
+        interpolation="nearest",
+    )
     for k, q in enumerate(queries):
         y = dim * (1.04 + 0.09 * k)
         ax.plot([q.start, q.end], [y, y], lw=5, solid_capstyle="butt", color=f"C{k % 10}")
         ax.text(q.end + 0.3, y, q.sentence, fontsize=8, va="center", clip_on=False)
     ax.set_ylim(0, dim * (1.1 + 0.09 * len(queries)))
-    ax.set_yticks([0, dim]); ax.set_ylabel("feature dim.")
-    ax.set_xlabel("seconds"); ax.set_title(title, fontsize=10, loc="left")
+    ax.set_yticks([0, dim])
+    ax.set_ylabel("feature dim.")
+    ax.set_xlabel("seconds")
+    ax.set_title(title, fontsize=10, loc="left")
 
 
 def plot_training_curves(axes, history: Sequence[dict], baselines: dict[str, float] | None = None):
@@ -71,12 +89,15 @@ def plot_training_curves(axes, history: Sequence[dict], baselines: dict[str, flo
     epochs = [h["epoch"] for h in history]
     axes[0].plot(epochs, [h["rec_loss"] for h in history], label="L_rec")
     axes[0].plot(epochs, [h["ivc_loss"] for h in history], label="L_IVC")
-    axes[0].set_title("training losses", fontsize=9); axes[0].legend(fontsize=8); axes[0].set_yscale("log")
+    axes[0].set_title("training losses", fontsize=9)
+    axes[0].legend(fontsize=8)
+    axes[0].set_yscale("log")
     for split, style in (("val", "-"), ("test", "--")):
         axes[1].plot(epochs, [100 * h[split]["mIoU"] for h in history], style, label=f"{split} mIoU")
     for k, (name, value) in enumerate((baselines or {}).items()):
         axes[1].axhline(100 * value, color=f"C{k + 2}", lw=0.8, ls=":", label=name)
-    axes[1].set_title("mIoU by epoch", fontsize=9); axes[1].legend(fontsize=7)
+    axes[1].set_title("mIoU by epoch", fontsize=9)
+    axes[1].legend(fontsize=7)
     axes[2].plot(epochs, [h["mean_width"] for h in history], color="tab:purple")
     axes[2].set_title("mean predicted width (test)", fontsize=9)
     for ax in axes:
@@ -90,7 +111,9 @@ def plot_prediction(ax, record: dict, alpha: float = 5.5, title: str = ""):
     ax.plot(grid, np.exp(-alpha * (grid - record["centre"]) ** 2 / spread**2), color="tab:blue", lw=1)
     ax.axvspan(*record["moment"], color="tab:green", alpha=0.25, label="ground truth")
     ax.axvspan(*record["predicted"], ymax=0.15, color="tab:blue", alpha=0.6, label="prediction")
-    ax.set_xlim(0, 1); ax.set_ylim(0, 1.05); ax.set_yticks([])
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_yticks([])
     ax.set_title(title or f"{record['sentence']}  (IoU {record['iou']:.2f})", fontsize=8, loc="left")
 
 
@@ -105,7 +128,8 @@ def plot_accuracy_by(ax, records: Sequence[dict], key: str, bins: np.ndarray, ot
         means = [ious[which == b].mean() if (which == b).any() else np.nan for b in range(len(bins) - 1)]
         ax.plot(centres, 100 * np.array(means), "o-", color=f"C{k}", label=name)
     counts = np.bincount(which, minlength=len(bins) - 1)
-    ax.set_xlabel(f"ground-truth moment {key} (fraction of the video)"); ax.set_ylabel("mIoU")
+    ax.set_xlabel(f"ground-truth moment {key} (fraction of the video)")
+    ax.set_ylabel("mIoU")
     ax.set_title(f"by moment {key} (queries per bin: {', '.join(map(str, counts))})", fontsize=8)
     ax.legend(fontsize=7)
 
@@ -132,7 +156,14 @@ def plot_metric_groups(ax, groups: dict[str, dict[str, tuple[float, float]]], yl
     for k, s in enumerate(series):
         means = [100 * groups[g][s][0] for g in names]
         stds = [100 * groups[g][s][1] for g in names]
-        ax.bar(np.arange(len(names)) + (k - (len(series) - 1) / 2) * width, means, width, yerr=stds, capsize=3, label=s)
+        ax.bar(
+            np.arange(len(names)) + (k - (len(series) - 1) / 2) * width,
+            means,
+            width,
+            yerr=stds,
+            capsize=3,
+            label=s,
+        )
     ax.set_xticks(np.arange(len(names)), names)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
@@ -145,5 +176,7 @@ def plot_centre_histogram(ax, histogram: dict):
     ax.plot([0, 1], [0, 1], color="k", lw=0.8, ls="--")
     ax.set_xlabel("true centre (fraction of the video)")
     ax.set_ylabel("predicted centre")
-    ax.set_title(f"{histogram['queries']} test queries, r = {histogram['pearson_r']:.2f}", fontsize=10, loc="left")
+    ax.set_title(
+        f"{histogram['queries']} test queries, r = {histogram['pearson_r']:.2f}", fontsize=10, loc="left"
+    )
     ax.figure.colorbar(image, ax=ax, label="queries")
