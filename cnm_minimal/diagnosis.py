@@ -497,3 +497,54 @@ def main(argv=None) -> int:
         ]
         print(f"{name:16s} " + "   ".join(cells))
     return 0
+
+
+# -- the ladder between real and generated sentences (real timelines) -------------------------------------
+RUNGS = ("real", "real_other_video", "templates_paraphrased", "template_fixed")
+"""The sentences of each rung, for the queries whose moment matches an action of the video's timeline (IoU
+>= 0.5): the real sentence; a real sentence of the same action class from another video; the class name in
+one of four templates; the class name in one template."""
+TEMPLATES = ("person {}.", "a person is {}.", "someone is {}.", "the person starts {}.")
+
+
+def ladder_sentence(rung: str, query, action, pool: dict, rng: np.random.Generator) -> str:
+    """The sentence of ``query`` (``[vid, duration, moment, sentence]``) on ``rung``, its matched ``action``'s
+    class name lowercased in a template, or a sentence of the class's ``pool`` (``[(vid, sentence)]``)."""
+    name = action.name.lower()
+    if rung == "real":
+        return query[3]
+    if rung == "template_fixed":
+        return TEMPLATES[0].format(name)
+    if rung == "templates_paraphrased":
+        return TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(name)
+    others = [sentence for vid, sentence in pool[action.name] if vid != query[0]] or [query[3]]
+    return others[int(rng.integers(len(others)))]
+
+
+def write_ladder(charades: Path, out: Path, seed: int = 0) -> dict:
+    """Write ``out/RUNG/cnm_{train,test}.json`` for every rung of :data:`RUNGS` from CNM's split in
+    ``charades`` (with the Charades CSVs); returns the queries kept per split."""
+    from cnm_minimal.data.timelines import read_classes, read_timelines
+    from cnm_minimal.study import matched_action
+
+    classes = read_classes()
+    timelines, _ = read_timelines(sorted(charades.glob("Charades_v1_*.csv")), classes)
+    counts = {}
+    for split in ("train", "test"):
+        rows = json.loads((charades / f"cnm_{split}.json").read_text())
+        kept = []
+        for row in rows:
+            timeline = timelines.get(row[0])
+            moment = [min(max(x / row[1], 0.0), 1.0) for x in row[2]]
+            index = matched_action(timeline, moment, row[1]) if timeline else None
+            if index is not None:
+                kept.append((row, classes[timeline.actions[index].label]))
+        pool: dict[str, list] = {}
+        for row, action in kept:
+            pool.setdefault(action.name, []).append((row[0], row[3]))
+        counts[split] = {"queries": len(rows), "matched": len(kept)}
+        for rung in RUNGS:
+            rng = np.random.default_rng([seed, RUNGS.index(rung), split == "test"])
+            rewritten = [[*row[:3], ladder_sentence(rung, row, action, pool, rng)] for row, action in kept]
+            write_json(out / rung / f"cnm_{split}.json", rewritten)
+    return counts
