@@ -397,6 +397,7 @@ def train_and_diagnose(config: TrainConfig, data, name: str, change: dict) -> di
         "provenance": record["provenance"],
         "epochs": summary["epochs_run"],
         "wall_s": summary["wall_s"],
+        "data": record["data"],
         "history": [
             {"epoch": h["epoch"], "centre_r": h["centre_correlation"], "mean_width": h["mean_width"]}
             for h in summary["history"]
@@ -406,15 +407,32 @@ def train_and_diagnose(config: TrainConfig, data, name: str, change: dict) -> di
     } | extra
 
 
-def run_diagnosis(base: TrainConfig, seeds, names, out: Path, work: Path, overwrite: bool = False) -> dict:
-    """Every intervention of ``names`` with every seed (runs in ``work``, records ``NAME_seedN.json`` in
+def planned_runs(base: TrainConfig, names, rungs, work: Path) -> list[tuple[str, dict]]:
+    """The runs of an experiment, ``(name, options changed)``: the interventions ``names`` on ``base``'s
+    data, or, with ``rungs``, CNM on each rung of the ladder written from ``base.data`` into ``work/ladder``
+    (the subsets train for as many updates as the whole split: epochs scaled by the ratio of queries)."""
+    if not rungs:
+        return [(name, INTERVENTIONS.get(name, {})) for name in names]
+    counts = write_ladder(Path(base.data), work / "ladder")
+    runs = []
+    for rung in rungs:
+        change = {"data": str(work / "ladder" / rung)}
+        if rung in SUBSETS:
+            change["epochs"] = max(1, round(base.epochs * counts["train"]["matched"] / counts[rung]))
+        runs.append((rung, change))
+    return runs
+
+
+def run_diagnosis(
+    base: TrainConfig, seeds, names, out: Path, work: Path, overwrite: bool = False, rungs=()
+) -> dict:
+    """Every run of :func:`planned_runs` with every seed (runs in ``work``, records ``NAME_seedN.json`` in
     ``out``; a finished record made with the same options is kept, one made with others is an error unless
     ``overwrite``); then ``diagnosis.json``, the mean and spread over seeds."""
     out.mkdir(parents=True, exist_ok=True)
-    data = None
-    for name in names:
+    runs, data = planned_runs(base, names, rungs, work), {}
+    for name, change in runs:
         for seed in seeds:
-            change = INTERVENTIONS.get(name, {})
             config = TrainConfig.build(
                 **base.flat() | change | {"seed": seed, "out": str(work / f"{name}_seed{seed}")}
             )
@@ -427,9 +445,10 @@ def run_diagnosis(base: TrainConfig, seeds, names, out: Path, work: Path, overwr
                     f"{result}: a finished run with other options ({'; '.join(changed)}); rerun it with "
                     "--overwrite, or choose another --out"
                 )
-            data = data or prepare_data(base)
-            write_json(result, train_and_diagnose(config, data, name, change))
-    return summarise(out, names)
+            if config.data not in data:  # once per data set (the seeds share the validation split)
+                data[config.data] = prepare_data(replace(base, data=config.data))
+            write_json(result, train_and_diagnose(config, data[config.data], name, change))
+    return summarise(out, [name for name, _ in runs])
 
 
 PRINTED = (("head", "centre_r"), ("scorer", "centre_r"), ("probe", "test_r"))
@@ -484,11 +503,19 @@ def main(argv=None) -> int:
     parser.add_argument("--interventions", nargs="+", default=NAMES, choices=NAMES)
     parser.add_argument("--work", required=True, help="the run folders (checkpoints), outside the records")
     parser.add_argument("--overwrite", action="store_true", help="train again runs made with other options")
+    parser.add_argument(
+        "--ladder",
+        nargs="+",
+        default=[],
+        choices=[*RUNGS, *SUBSETS],
+        help="train CNM on these rungs of the sentence ladder, written from --data (CNM's split and the "
+        "Charades CSVs) into WORK/ladder, instead of the interventions",
+    )
     add_config_arguments(parser)
     args = parser.parse_args(argv)
     base = from_arguments(args)
     table = run_diagnosis(
-        base, args.seeds, args.interventions, Path(base.out), Path(args.work), args.overwrite
+        base, args.seeds, args.interventions, Path(base.out), Path(args.work), args.overwrite, args.ladder
     )
     for name, entry in table["runs"].items():
         last = entry["last_epoch"]
@@ -504,6 +531,9 @@ RUNGS = ("real", "real_other_video", "templates_paraphrased", "template_fixed")
 """The sentences of each rung, for the queries whose moment matches an action of the video's timeline (IoU
 >= 0.5): the real sentence; a real sentence of the same action class from another video; the class name in
 one of four templates; the class name in one template."""
+SUBSETS = {"real_2500": 2778, "real_745": 828}
+"""Rungs of fewer training queries (real sentences, whole videos): the file's queries, about 2,500 and 745
+once the validation tenth is carved out."""
 TEMPLATES = ("person {}.", "a person is {}.", "someone is {}.", "the person starts {}.")
 
 
@@ -529,7 +559,7 @@ def write_ladder(charades: Path, out: Path, seed: int = 0) -> dict:
 
     classes = read_classes()
     timelines, _ = read_timelines(sorted(charades.glob("Charades_v1_*.csv")), classes)
-    counts = {}
+    counts, subsets = {}, {}
     for split in ("train", "test"):
         rows = json.loads((charades / f"cnm_{split}.json").read_text())
         kept = []
@@ -547,4 +577,24 @@ def write_ladder(charades: Path, out: Path, seed: int = 0) -> dict:
             rng = np.random.default_rng([seed, RUNGS.index(rung), split == "test"])
             rewritten = [[*row[:3], ladder_sentence(rung, row, action, pool, rng)] for row, action in kept]
             write_json(out / rung / f"cnm_{split}.json", rewritten)
-    return counts
+    train = json.loads((out / "real" / "cnm_train.json").read_text())
+    for rung, wanted in SUBSETS.items():
+        subsets[rung] = video_subset(train, wanted, seed)
+        write_json(out / rung / "cnm_train.json", subsets[rung])
+        shutil.copyfile(out / "real" / "cnm_test.json", out / rung / "cnm_test.json")
+    return counts | {rung: len(rows) for rung, rows in subsets.items()}
+
+
+def video_subset(rows: list, queries: int, seed: int = 0) -> list:
+    """The queries of whole videos, drawn in a seeded order until at least ``queries`` are kept."""
+    per_video: dict[str, int] = {}
+    for row in rows:
+        per_video[row[0]] = per_video.get(row[0], 0) + 1
+    videos = sorted(per_video)
+    kept, count = set(), 0
+    for index in np.random.default_rng(seed).permutation(len(videos)):
+        if count >= queries:
+            break
+        kept.add(videos[index])
+        count += per_video[videos[index]]
+    return [row for row in rows if row[0] in kept]
