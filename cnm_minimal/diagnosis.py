@@ -269,6 +269,23 @@ def scores_row(rows: dict) -> dict:
     }
 
 
+LANDSCAPE_QUERIES = 1000
+"""The landscape's test queries, at most (a seeded draw; the sample's test split has 233)."""
+PROBE_SCORED = 2000
+"""The training queries the scorer answers for the probe of its answers, at most (a seeded draw; the sample
+has 706)."""
+
+
+def drawn_loader(data, split: str, limit: int, batch_size: int, seed: int = 0):
+    """The batches of at most ``limit`` queries of a split, a seeded draw kept in the split's order (all of
+    them when the split is no larger)."""
+    dataset = data.splits[split]
+    if len(dataset) > limit:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(dataset), limit, replace=False))
+        dataset = torch.utils.data.Subset(dataset, chosen.tolist())
+    return split_loader(dataset, data.embeddings, batch_size)
+
+
 def diagnose(model, data, constant_window, batch_size: int = 64, seed: int = 0) -> dict:
     """The four instruments on a trained CNM and prepared data: the head's and the scorer's test scores, the
     landscape by band (width at the head's mean width on the test split), the gradients, the probe."""
@@ -281,20 +298,28 @@ def diagnose(model, data, constant_window, batch_size: int = 64, seed: int = 0) 
     width = float(np.mean(predictions["width"]))
     grads = centre_gradients(model, loader["test"], seed)
     states = {name: generator_states(model, loader[name]) for name in ("train", "val", "test")}
-    scorer_train = predict_split(ReconstructorScorer(model), loader["train"], "cpu")
-    answers = np.empty(len(scorer_train["centre"]))
-    answers[scorer_train["index"]] = scorer_train["centre"]  # the loader keeps the order; the index says so
+    scored = predict_split(
+        ReconstructorScorer(model), drawn_loader(data, "train", PROBE_SCORED, batch_size), "cpu"
+    )
+    scored_states = states["train"][0][scored["index"].astype(np.int64)]  # rows in dataset order
     c = model.config
     return {
         "head": scores_row(head_rows) | {"mean_width": width},
         "scorer": scores_row(scorer_rows) | {"width": SCORER_WIDTH, "centres": list(CENTRES)},
         "landscape": {
             "width": width,
-            "bands": band_curves(landscape(model, loader["test"], width, seed=seed), c.beta1, c.beta2),
+            "queries": min(len(test), LANDSCAPE_QUERIES),
+            "bands": band_curves(
+                landscape(model, drawn_loader(data, "test", LANDSCAPE_QUERIES, batch_size), width, seed=seed),
+                c.beta1,
+                c.beta2,
+            ),
         },
         "gradients": gradient_summary(grads),
         "probe": probe_correlation(states["train"], states["val"], states["test"]),
-        "probe_of_scorer": probe_correlation((states["train"][0], answers), states["val"], states["test"]),
+        "probe_of_scorer": probe_correlation(
+            (scored_states, scored["centre"]), states["val"], states["test"]
+        ),
     }
 
 
