@@ -208,3 +208,12 @@ def test_the_command_trains_diagnoses_records_and_reuses(tmp_path, capsys):
     changed = [*argv[:-4], "--lr", "1e-3", *argv[-4:]]
     assert main(changed) == 2
     assert "a finished run with other options (--lr" in capsys.readouterr().err
+
+
+def test_a_drawn_loader_keeps_a_seeded_subset_in_the_splits_order(tiny):
+    _, data = tiny
+    indices = [int(i) for batch in diagnosis.drawn_loader(data, "test", 50, 16) for i in batch.index]
+    assert len(indices) == 50 and indices == sorted(indices) and len(set(indices)) == 50
+    assert indices == [int(i) for batch in diagnosis.drawn_loader(data, "test", 50, 7) for i in batch.index]
+    whole = [int(i) for batch in diagnosis.drawn_loader(data, "test", 10_000, 64) for i in batch.index]
+    assert whole == list(range(len(data.splits["test"])))
