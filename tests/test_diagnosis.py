@@ -217,3 +217,46 @@ def test_a_drawn_loader_keeps_a_seeded_subset_in_the_splits_order(tiny):
     assert indices == [int(i) for batch in diagnosis.drawn_loader(data, "test", 50, 7) for i in batch.index]
     whole = [int(i) for batch in diagnosis.drawn_loader(data, "test", 10_000, 64) for i in batch.index]
     assert whole == list(range(len(data.splits["test"])))
+
+
+DIAGNOSIS = ROOT / "book" / "results" / "diagnosis"
+RECIPES = {
+    "sample": "diagnosis-sample",
+    "sample_2000": "diagnosis-sample-2000",
+    "timelines": "diagnosis-timelines",
+    "other_video": "diagnosis-other-video",
+    "template": "diagnosis-template",
+}
+
+
+@pytest.mark.parametrize("folder", sorted(RECIPES))
+def test_the_committed_tables_are_the_means_of_their_seed_records(folder):
+    table = json.loads((DIAGNOSIS / folder / "diagnosis.json").read_text())["runs"]
+    for run, entry in table.items():
+        records = [
+            json.loads((DIAGNOSIS / folder / f"{run}_seed{s}.json").read_text()) for s in entry["seeds"]
+        ]
+        assert entry["seeds"] == [0, 1, 2] == [r["config"]["seed"] for r in records]
+        for epoch in ("first_epoch", "last_epoch"):
+            for part, key in (("head", "centre_r"), ("scorer", "centre_r"), ("probe", "test_r")):
+                values = [r[epoch][part][key] for r in records]
+                assert entry[epoch][f"{part}.{key}"]["mean"] == pytest.approx(np.mean(values), abs=1e-12)
+                assert entry[epoch][f"{part}.{key}"]["std"] == pytest.approx(np.std(values), abs=1e-12)
+        for record in records:
+            assert record["provenance"]["reproduce"] == f"python -m cnm_minimal reproduce {RECIPES[folder]}"
+
+
+def test_each_intervention_changes_only_what_it_names():
+    """On the sample, every run's options are CNM's (the authors' model at the book's size) but for the
+    intervention's own changes: an intervention is evidence, the model stays the authors'."""
+    cnm = json.loads((DIAGNOSIS / "sample" / "cnm_seed0.json").read_text())
+    assert cnm["changes"] == {} and cnm["config"]["mode"] == "alternating"
+    assert cnm["config"]["generator_updates"] == 1 and cnm["config"]["model"]["max_width"] == 0.45
+    for name, change in diagnosis.INTERVENTIONS.items():
+        record = json.loads((DIAGNOSIS / "sample" / f"{name}_seed0.json").read_text())
+        flat = {k: v for k, v in record["config"].items() if k not in ("model", "out")} | record["config"][
+            "model"
+        ]
+        base = {k: v for k, v in cnm["config"].items() if k not in ("model", "out")} | cnm["config"]["model"]
+        assert {k for k in flat if flat[k] != base[k]} == set(change), name
+        assert record["changes"] == change

@@ -854,18 +854,6 @@ def test_a_function_that_hangs_or_kills_its_kernel_gets_a_sentence(tmp_path):
 
 
 VOTE_RIGHT = [
-    ("descent_toward_truth", "numpy", DESCENT.format(**DESCENT_PARTS)),
-    (
-        "descent_toward_truth",
-        "loop",
-        "def descent_toward_truth(gradient, centre, truth, far=0.1):\n"
-        "    agree = moving = 0\n"
-        "    for g, c, t in zip(gradient, centre, truth):\n"
-        "        if abs(t - c) > far and g != 0:\n"
-        "            moving += 1\n"
-        "            agree += (g < 0) == (t > c)\n"
-        "    return agree / moving if moving else 0.0\n",
-    ),
     VOTE.format(
         body="c = iou[torch.arange(len(nll)), nll.argmin(-1)]\n"
         "    return torch.einsum('bij,bj->bi', iou, c).argmax(dim=-1)"
@@ -939,6 +927,18 @@ SEEDS_RIGHT = [
 
 
 RIGHT = [
+    ("descent_toward_truth", "numpy", DESCENT.format(**DESCENT_PARTS)),
+    (
+        "descent_toward_truth",
+        "loop",
+        "def descent_toward_truth(gradient, centre, truth, far=0.1):\n"
+        "    agree = moving = 0\n"
+        "    for g, c, t in zip(gradient, centre, truth):\n"
+        "        if abs(t - c) > far and g != 0:\n"
+        "            moving += 1\n"
+        "            agree += (g < 0) == (t > c)\n"
+        "    return agree / moving if moving else 0.0\n",
+    ),
     ("vote_answer", "einsum", VOTE_RIGHT[0]),
     ("vote_answer", "python-loops", VOTE_RIGHT[1]),
     ("resample", "loop", RESAMPLE_RIGHT[0]),
