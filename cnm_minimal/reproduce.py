@@ -166,20 +166,6 @@ RECIPES: dict[str, Recipe] = {
             minutes="25 min",
         ),
         Recipe(
-            "diagnosis-sample-2000",
-            "chapter 10: the same diagnosis of CNM on a simulated sample four times larger, 3 seeds",
-            "diagnose",
-            "--data {sim} --epochs 8 --lr 1e-3 --warmup-updates 100 --seeds 0 1 2 --interventions cnm "
-            "--out {out} --work {out}/runs",
-            groups=(),
-            features=None,
-            word_vectors=False,
-            simulate="sample --out {sim} --num-videos 2000 --seed 2022",
-            simulated="charades-sta-sim-2000",
-            committed="book/results/diagnosis/sample_2000",
-            minutes="10 min",
-        ),
-        Recipe(
             "diagnosis-timelines",
             "chapter 10: the diagnosis of CNM on timeline features of the real annotations, 3 seeds",
             "diagnose",

@@ -222,7 +222,6 @@ def test_a_drawn_loader_keeps_a_seeded_subset_in_the_splits_order(tiny):
 DIAGNOSIS = ROOT / "book" / "results" / "diagnosis"
 RECIPES = {
     "sample": "diagnosis-sample",
-    "sample_2000": "diagnosis-sample-2000",
     "timelines": "diagnosis-timelines",
     "other_video": "diagnosis-other-video",
     "template": "diagnosis-template",

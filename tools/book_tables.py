@@ -28,7 +28,6 @@ COMMITTED = {
         "ablations",
         "timelines/study",
         "diagnosis/sample",
-        "diagnosis/sample_2000",
         "diagnosis/timelines",
         "diagnosis/template",
         "diagnosis/other_video",
