@@ -174,7 +174,6 @@ PAGE = {
         "1,000": "--num-videos of the command that makes the benchmark",
         "95": "the confidence level of the exercise's interval",
         "0.2": "the lower cap on the width, an intervention's input",
-        "10": "the most megabytes a committed sample may weigh",
     },
     "11_honest_evaluation.ipynb": {"8": "an exercise's option", "16": "an exercise's option"},
     "12_cpl.ipynb": {
