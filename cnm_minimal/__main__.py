@@ -27,6 +27,8 @@ COMMANDS = {
     "bias": "the temporal-bias report of an annotation set (chapter 11)",
     "ablations": "the paper's ablations and the probes, over several seeds (chapters 10 and 11)",
     "study": "when the contrastive signal exists: ablations x temporal prior x confusers (chapter 10)",
+    "diagnose": "where CNM's signal dies: the reconstructor as a scorer, landscapes, gradients, probes "
+    "(chapter 10)",
     "reproduce": "rerun one of the book's committed results from public files (reproduce list names them)",
 }
 
@@ -228,6 +230,8 @@ def run_command(command: str, rest: list[str]) -> int:
         from cnm_minimal.bias import main as run
     elif command == "study":
         from cnm_minimal.study import main as run
+    elif command == "diagnose":
+        from cnm_minimal.diagnosis import main as run
     elif command == "reproduce":
         from cnm_minimal.reproduce import main as run
     else:

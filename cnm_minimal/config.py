@@ -57,6 +57,7 @@ class TrainConfig:
     warmup_init_lr: float = 1e-7
     clip_norm: float = 10.0
     mode: Literal["alternating", "joint"] = "alternating"
+    generator_updates: int = 1  # step B's updates per batch (the authors': 1; an intervention of chapter 10)
     # selection and bookkeeping
     select_on: Literal["val", "test"] = "val"
     val_fraction: float = 0.1  # carved from train, by video, when the data set has no val split
@@ -137,6 +138,7 @@ RANGES = {
     "warmup_updates": Field(ge=1),
     "warmup_init_lr": Field(gt=0),
     "clip_norm": Field(gt=0),
+    "generator_updates": Field(ge=1),
     "val_fraction": Field(gt=0, lt=1),
     "reverse_fraction": Field(ge=0, le=1),
     "seed": Field(ge=0),
@@ -199,6 +201,11 @@ def validate(config: TrainConfig) -> None:
         ) from None
     if config.model.hidden % config.model.heads:
         raise ConfigError(f"--hidden {config.model.hidden} is not divisible by --heads {config.model.heads}")
+    if config.generator_updates > 1 and config.mode != "alternating":
+        raise ConfigError(
+            f"--generator-updates {config.generator_updates} counts step B's updates of --mode alternating; "
+            f"--mode {config.mode} has no step B (leave it at 1)"
+        )
     validate_architecture(config)
 
 

@@ -64,6 +64,7 @@ class Recipe:
     committed: str = ""
     minutes: str = ""  # the wall time measured on two CPU cores, in words
     simulate: str = ""  # a simulated data set to write first (``simulate`` arguments), unless present
+    simulated: str = SIMULATED  # its folder under the data root (``{sim}``)
 
     def typed(self) -> list[str]:
         """The command's arguments as typed, ``{real}`` expanded, the other placeholders left in."""
@@ -150,6 +151,51 @@ RECIPES: dict[str, Recipe] = {
             simulate="sample --out {sim} --num-videos 1000 --seed 2023",
             committed="book/results/ablations",
             minutes="29 min of training",
+        ),
+        Recipe(
+            "diagnosis-sample",
+            "chapter 10: where CNM's signal dies on the committed sample: scorer, landscapes, gradients, "
+            "probes, seven interventions, 3 seeds",
+            "diagnose",
+            "--data {repo}/data_samples/charades-sta-sim --epochs 8 --lr 1e-3 --warmup-updates 100 "
+            "--seeds 0 1 2 --out {out} --work {out}/runs",
+            groups=(),
+            features=None,
+            word_vectors=False,
+            committed="book/results/diagnosis/sample",
+            minutes="90 min (measured while other runs shared the cores)",
+        ),
+        Recipe(
+            "diagnosis-timelines",
+            "chapter 10: the diagnosis of CNM on timeline features of the real annotations, 3 seeds",
+            "diagnose",
+            "{real} --kept-words 400 --epochs 2 --lr 1e-3 --seeds 0 1 2 --interventions cnm --out {out} "
+            "--work {out}/runs",
+            features=BOOK_FEATURES,
+            committed="book/results/diagnosis/timelines",
+            minutes="25 min (measured while other runs shared the cores)",
+        ),
+        Recipe(
+            "diagnosis-template",
+            "chapter 10: CNM on the real timelines with every sentence a fixed template of its action class, "
+            "3 seeds",
+            "diagnose",
+            "{real} --kept-words 400 --epochs 2 --lr 1e-3 --seeds 0 1 2 --ladder template_fixed --out {out} "
+            "--work {out}/runs",
+            features=BOOK_FEATURES,
+            committed="book/results/diagnosis/template",
+            minutes="39 min (measured while other runs shared the cores)",
+        ),
+        Recipe(
+            "diagnosis-other-video",
+            "chapter 10: CNM on the real timelines with every sentence a real one of the same action class "
+            "from another video, 3 seeds",
+            "diagnose",
+            "{real} --kept-words 400 --epochs 2 --lr 1e-3 --seeds 0 1 2 --ladder real_other_video "
+            "--out {out} --work {out}/runs",
+            features=BOOK_FEATURES,
+            committed="book/results/diagnosis/other_video",
+            minutes="46 min (measured while other runs shared the cores)",
         ),
         Recipe(
             "bias-charades-sta",
@@ -258,7 +304,7 @@ def arguments(
         "cd": where["charades-cd"],
         "out": out,
         "repo": repository_root() or ".",
-        "sim": Path(root) / SIMULATED,
+        "sim": Path(root) / recipe.simulated,
         "features": Path(features).resolve() if features else "",  # --data {sta} would prefix a relative one
         "word_vectors": word_vectors or "",
     }
@@ -310,8 +356,8 @@ def reproduce(
     start = time.perf_counter()
     features = timeline_features(root, recipe.features, log=log) if recipe.features else None
     steps["features_s"] = time.perf_counter() - start
-    if recipe.simulate and not (Path(root) / SIMULATED / "manifest.json").is_file():
-        run("simulate", [a.format(sim=Path(root) / SIMULATED) for a in recipe.simulate.split()], log)
+    if recipe.simulate and not (Path(root) / recipe.simulated / "manifest.json").is_file():
+        run("simulate", [a.format(sim=Path(root) / recipe.simulated) for a in recipe.simulate.split()], log)
     argv = arguments(recipe, root, out, vectors, features)
     if recipe.command == "train" and fresh and out.exists():
         argv.append("--overwrite")

@@ -4,7 +4,8 @@ Per batch (the authors' scheme; the objectives are the model's own, :mod:`cnm_mi
 
 A. :func:`reconstructor_step`: every parameter but the Gaussian head takes a step on ``L_rec`` (Eq. 8); the
    gradient also flows through the mask into the generator's transformer (the head itself is frozen);
-B. :func:`generator_step`: only the Gaussian head takes a step on ``L_IVC`` (Eq. 9).
+B. :func:`generator_step`: only the Gaussian head takes a step on ``L_IVC`` (Eq. 9) (``generator_updates``
+   steps per batch: the authors take one; chapter 10 tries more).
 
 Both learning rates warm up linearly over 400 updates from 1e-7 to 4e-4, then decay as ``4e-4 sqrt(400 / n)``;
 each step clips its own parameters' gradients at 10. ``mode="joint"`` is the paper's ablation: one optimiser
@@ -145,7 +146,9 @@ def train_epoch(run: Run) -> np.ndarray:
         if c.mode == "joint":
             totals += joint_step(run, batch)
         else:
-            totals += (reconstructor_step(run, batch), generator_step(run, batch))
+            step_a = reconstructor_step(run, batch)
+            step_b = [generator_step(run, batch) for _ in range(c.generator_updates)]
+            totals += (step_a, step_b[0])
         steps += 1
         run.updates += 1
         for scheduler in run.schedulers.values():

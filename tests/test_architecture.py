@@ -32,7 +32,7 @@ LAYERS = [
     },
     {"dual_decoder", "model", "cpl", "registry"},
     {"config", "checkpoints", "distributed", "hardware", "resume", "evaluate", "bias", "train"},
-    {"ablations", "official", "study", "reproduce"},
+    {"ablations", "official", "study", "diagnosis", "reproduce"},
     {"book.notebook", "book.plots", "book.widgets"},
 ]
 

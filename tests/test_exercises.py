@@ -170,7 +170,36 @@ COUNT = (
     "config.vocab_size{extra})\n"
 )
 
+DESCENT = (
+    "import numpy as np\n\ndef descent_toward_truth(gradient, centre, truth, far=0.1):\n"
+    "    gradient, centre, truth = (np.asarray(x, dtype=float) for x in (gradient, centre, truth))\n"
+    "    keep = {keep}\n"
+    "    g, toward = gradient[keep], np.sign(truth - centre)[keep]\n"
+    "    moving = g != 0\n"
+    "    agree = (np.sign({step}) == toward) & moving\n"
+    "    return float(agree.sum() / max({count}, 1))\n"
+)
+DESCENT_PARTS = dict(keep="np.abs(truth - centre) > far", step="-g", count="moving.sum()")
+
 WRONG = [
+    Wrong(
+        "descent_toward_truth",
+        "gradient-not-descent",
+        DESCENT.format(**DESCENT_PARTS | {"step": "g"}),
+        "moves the centre by minus the gradient",
+    ),
+    Wrong(
+        "descent_toward_truth",
+        "zeros-counted",
+        DESCENT.format(**DESCENT_PARTS | {"count": "len(g)"}),
+        "not in the denominator",
+    ),
+    Wrong(
+        "descent_toward_truth",
+        "near-queries-kept",
+        DESCENT.format(**DESCENT_PARTS | {"keep": "np.ones(len(gradient), dtype=bool)"}),
+        "more than `far`",
+    ),
     Wrong(
         "seed_difference",
         "a-minus-b",
@@ -898,6 +927,18 @@ SEEDS_RIGHT = [
 
 
 RIGHT = [
+    ("descent_toward_truth", "numpy", DESCENT.format(**DESCENT_PARTS)),
+    (
+        "descent_toward_truth",
+        "loop",
+        "def descent_toward_truth(gradient, centre, truth, far=0.1):\n"
+        "    agree = moving = 0\n"
+        "    for g, c, t in zip(gradient, centre, truth):\n"
+        "        if abs(t - c) > far and g != 0:\n"
+        "            moving += 1\n"
+        "            agree += (g < 0) == (t > c)\n"
+        "    return agree / moving if moving else 0.0\n",
+    ),
     ("vote_answer", "einsum", VOTE_RIGHT[0]),
     ("vote_answer", "python-loops", VOTE_RIGHT[1]),
     ("resample", "loop", RESAMPLE_RIGHT[0]),

@@ -173,6 +173,7 @@ PAGE = {
     "10_ablations.ipynb": {
         "1,000": "--num-videos of the command that makes the benchmark",
         "95": "the confidence level of the exercise's interval",
+        "0.2": "the lower cap on the width, an intervention's input",
     },
     "11_honest_evaluation.ipynb": {"8": "an exercise's option", "16": "an exercise's option"},
     "12_cpl.ipynb": {

@@ -99,8 +99,11 @@ def main(argv=None) -> int:
     source, target = args.source, args.target
     target.mkdir(parents=True, exist_ok=True)
     labels = path_labels(args.data, source) if args.recipe else None
+    if labels and not args.data.is_absolute():  # a record's own $PWD/data/... is the data root too
+        labels[f"$PWD/{args.data}"] = "$CNM_DATA"
     records = sorted(source.glob("*_seed*.json"))
-    for path in records + [source / "ablations.json"]:
+    tables = [source / name for name in ("ablations.json", "diagnosis.json") if (source / name).is_file()]
+    for path in records + tables:
         if labels and path in records:
             write_json(
                 target / path.name, portable_results(json.loads(path.read_text()), labels, args.recipe)

@@ -397,6 +397,71 @@ def check_seed_difference(seed_difference) -> None:
     )
 
 
+def _descent_toward_truth(
+    gradient, centre, truth, far: float = 0.1, flip: bool = False, zeros: bool = False, near: bool = False
+) -> float:
+    g, c, t = (np.asarray(x, dtype=float) for x in (gradient, centre, truth))
+    keep = np.ones(len(g), dtype=bool) if near else np.abs(t - c) > far
+    g, toward = g[keep], np.sign(t - c)[keep]
+    moving = g != 0
+    agree = (np.sign(g if flip else -g) == toward) & moving
+    return float(agree.sum() / max(len(g) if zeros else moving.sum(), 1))
+
+
+def _descent_mistakes() -> dict:
+    return {
+        "sign": (
+            "a step of gradient descent moves the centre by minus the gradient: compare the sign of -g with "
+            "the direction of the true centre",
+            lambda *a: _descent_toward_truth(*a, flip=True),
+        ),
+        "zeros": (
+            "a query whose gradient is zero points nowhere: leave it out of the count, not in the "
+            "denominator",
+            lambda *a: _descent_toward_truth(*a, zeros=True),
+        ),
+        "near": (
+            "count only the queries whose true centre is more than `far` from the head's centre",
+            lambda *a: _descent_toward_truth(*a, near=True),
+        ),
+    }
+
+
+def check_descent_toward_truth(descent_toward_truth) -> None:
+    f = as_submission(descent_toward_truth, "descent_toward_truth")
+    rng = np.random.default_rng(7)
+    gradient = rng.normal(size=200) * (rng.uniform(size=200) > 0.2)  # a fifth with no gradient
+    centre, truth = rng.uniform(0.2, 0.8, 200), rng.uniform(0, 1, 200)
+    cases = [
+        (
+            "five queries at centre 0.5 (true centres 0.9, 0.9, 0.1, 0.55, 0.1; gradients -1, 1, 1, 5, 0)",
+            np.array([-1.0, 1.0, 1.0, 5.0, 0.0]),
+            np.full(5, 0.5),
+            np.array([0.9, 0.9, 0.1, 0.55, 0.1]),
+            0.1,
+        ),
+        ("200 random queries, far = 0.1", gradient, centre, truth, 0.1),
+        ("the same queries, far = 0.3", gradient, centre, truth, 0.3),
+    ]
+    mistakes, failed, possible = _descent_mistakes(), None, set(_descent_mistakes())
+    for case, *arguments in cases:
+        expected = _descent_toward_truth(*arguments)
+        answer = _number(f(*[a.copy() if isinstance(a, np.ndarray) else a for a in arguments]), "the share")
+        same = math.isclose(answer, expected, rel_tol=1e-9, abs_tol=1e-12)
+        possible &= {n for n, (_, wrong) in mistakes.items() if math.isclose(answer, wrong(*arguments))}
+        if failed is None and not same:
+            failed = (case, answer, expected)
+    if failed is None:
+        return
+    case, answer, expected = failed
+    _explain("descent_toward_truth", case, mistakes, possible)
+    raise AssertionError(
+        f"descent_toward_truth on {case} returned {answer:.4g}, expected {expected:.4g}: among the queries "
+        "farther than `far` from their true centre whose gradient is not zero, the share where -g points "
+        "toward the true centre"
+    )
+
+
 # -- chapter 11 ---------------------------------------------------------------------------------------------
 def _window_ious(window, moments) -> np.ndarray:
     return _temporal_iou(np.repeat(np.asarray(window, dtype=float)[None], len(moments), 0), moments)
@@ -1031,6 +1096,7 @@ EXERCISES = [
     Exercise("08_assembly", 2, "count_parameters", 1, check_count_parameters),
     Exercise("09_training", 3, "clip_width_predictions", 1, check_clip_width_predictions),
     Exercise("10_ablations", 1, "seed_difference", 1, check_seed_difference),
+    Exercise("10_ablations", 7, "descent_toward_truth", 1, check_descent_toward_truth),
     Exercise("11_honest_evaluation", 3, "prior_hard_queries", 1, check_prior_hard_queries),
     Exercise("12_cpl", 2, "vote_answer", 1, check_vote_answer),
     Exercise("13_full_scale", 5, "run_seconds", 1, check_run_seconds),

@@ -180,3 +180,29 @@ def plot_centre_histogram(ax, histogram: dict):
         f"{histogram['queries']} test queries, r = {histogram['pearson_r']:.2f}", fontsize=10, loc="left"
     )
     ax.figure.colorbar(image, ax=ax, label="queries")
+
+
+def plot_landscapes(axes, records: Sequence[dict], epochs=("first_epoch", "last_epoch")):
+    """Chapter 10's landscapes (Eq. 10.4) from diagnosis records (the seeds of one run): one column per band
+    of true centre (shaded), the positive loss minus its mean over candidates on top, ``L_IVC`` below; the
+    mean over seeds, and their range shaded; the first epoch dashed, the last solid."""
+    centres = np.asarray(records[0][epochs[-1]]["scorer"]["centres"])
+    rows = (("positive_centred", "positive loss - its mean (nats)"), ("ivc", "L_IVC (nats)"))
+    for epoch, style in zip(epochs, ("--", "-")):
+        bands = [r[epoch]["landscape"]["bands"] for r in records]
+        for column, band in enumerate(bands[0]):
+            for row, (key, label) in enumerate(rows):
+                ax = axes[row, column]
+                curves = np.array([b[column][key] for b in bands])
+                line = ax.plot(centres, curves.mean(axis=0), style, label=epoch.replace("_", " "))[0]
+                ax.fill_between(
+                    centres, curves.min(axis=0), curves.max(axis=0), alpha=0.15, color=line.get_color()
+                )
+                if epoch == epochs[-1]:
+                    ax.axvspan(*band["band"], color="0.9", zorder=0)
+                    ax.set_ylabel(label if column == 0 else "", fontsize=8)
+                    low, high = band["band"]
+                    title = f"true centre in [{low:.2f}, {high:.2f}] ({band['queries']} queries)"
+                    ax.set_title(title if row == 0 else "", fontsize=8, loc="left")
+                    ax.set_xlabel("Gaussian centre c" if row == 1 else "", fontsize=8)
+    axes[0, 0].legend(fontsize=7)
