@@ -1,4 +1,4 @@
-"""Where does CNM's signal die? The instruments of chapter 10, section 10.7.
+"""Where does CNM's signal die? The instruments of chapter 10, section 10.6.
 
 A trained CNM holds two readers of the video: the mask generator, whose Gaussian is the model's answer, and
 the reconstructor, which says how well any weighting of the clips explains the query. This module asks each of
